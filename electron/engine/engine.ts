@@ -1,0 +1,35 @@
+// The one interface the rest of the app uses to run a model. The local implementation hosts
+// @fugood/llama.node in a separate process (engine-host.ts); others (remote) can be swapped in.
+import type { Result } from '../shared/errors';
+import type { GenerationParams } from '../shared/contract';
+import type { EngineStatus, GenerateEvent } from '../shared/types';
+
+export interface ModelPair {
+  model: string;
+  /** Vision projector; null runs text-only. */
+  mmproj: string | null;
+}
+
+export interface EngineTurn {
+  role: 'user' | 'assistant';
+  text: string;
+  /** Absolute paths of images attached to this turn, in order, already validated. */
+  images: { id: string; path: string }[];
+}
+
+export interface GenerateRequest {
+  /** Turns of the same conversation reuse the KV cache. */
+  conversationId: string;
+  system: string;
+  turns: EngineTurn[];
+  params: GenerationParams;
+}
+
+export interface Engine {
+  status(): EngineStatus;
+  onStatus(listener: (status: EngineStatus) => void): () => void;
+  load(pair: ModelPair): Promise<Result<EngineStatus>>;
+  /** Emits phase/image/delta events; resolves with the terminal event ('done' or 'error'). */
+  generate(request: GenerateRequest, onEvent: (event: GenerateEvent) => void, signal?: AbortSignal): Promise<GenerateEvent & { type: 'done' | 'error' }>;
+  dispose(): Promise<void>;
+}
