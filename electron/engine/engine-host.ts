@@ -1,0 +1,387 @@
+// The local engine: validates weights, picks a GPU build and layer count, and drives the worker
+// process. A worker crash fails only the request in flight; the next request restarts it.
+import path from 'node:path';
+import { fail, ok, type AppError, type Result } from '../shared/errors';
+import type { EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import type { Engine, GenerateRequest, ModelPair } from './engine';
+import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
+import { validateModelPair, type ModelPairInfo } from './model-validator';
+import { formatFireLlavaPrompt } from './prompt-format';
+import { spawnNodeWorker, type SpawnWorker, type WorkerProcess } from './worker-process';
+import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerEvent, WorkerToHost } from './worker-protocol';
+
+export interface LocalEngineOptions {
+  /** Built worker bundle; defaults to dist/engine/engine-worker.cjs beside the calling bundle. */
+  workerEntry?: string;
+  spawn?: SpawnWorker;
+  /** Context length; capped by what the model was trained for. */
+  nCtx?: number;
+  /** Skip GPU builds (`--cpu`). */
+  cpuOnly?: boolean;
+  platform?: NodeJS.Platform;
+  hasNvidiaDriver?: boolean;
+  /** Receives native log text from the worker. */
+  onLog?: (text: string) => void;
+}
+
+type Terminal = GenerateEvent & { type: 'done' | 'error' };
+
+interface Pending {
+  resolve: (result: Result<unknown>) => void;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+const OUTPUT_TAIL_CHARS = 4000;
+
+export function defaultWorkerEntry(): string {
+  // Bundles live in dist/<name>/; the worker bundle is dist/engine/engine-worker.cjs.
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  return path.resolve(here, '..', 'engine', 'engine-worker.cjs');
+}
+
+function footprintOf(info: ModelPairInfo): ModelFootprint {
+  return {
+    layerBytes: info.model.layerBytes,
+    outputBytes: info.model.outputBytes,
+    nEmbd: info.model.nEmbd,
+    nHead: info.model.nHead,
+    nHeadKv: info.model.nHeadKv,
+    nVocab: info.model.nVocab,
+    mmprojBytes: info.mmproj?.fileBytes ?? 0,
+  };
+}
+
+const BACKEND_LABEL: Record<LibVariant, string> = { cuda: 'CUDA', vulkan: 'Vulkan', default: 'Metal' };
+
+export class LocalEngine implements Engine {
+  private worker: WorkerProcess | null = null;
+  private workerReady: Promise<void> | null = null;
+  private outputTail = '';
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<(status: EngineStatus) => void>();
+  private current: EngineStatus = {
+    state: 'no-model',
+    message: 'No model loaded',
+    model: null,
+    device: null,
+    gpuLayers: null,
+    fallbackReason: null,
+    error: null,
+    progress: null,
+  };
+  /** What to reload after a worker crash, and the status to return to. */
+  private loadedParams: LoadParams | null = null;
+  private readyStatus: EngineStatus | null = null;
+  private disposed = false;
+  /** Requests waiting for or holding the worker; more than zero means a new one queues. */
+  private chainBusy = 0;
+
+  constructor(private readonly options: LocalEngineOptions = {}) {}
+
+  status(): EngineStatus {
+    return this.current;
+  }
+
+  onStatus(listener: (status: EngineStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  load(pair: ModelPair): Promise<Result<EngineStatus>> {
+    return this.exclusive(() => this.loadNow(pair));
+  }
+
+  async generate(request: GenerateRequest, onEvent: (event: GenerateEvent) => void, signal?: AbortSignal): Promise<Terminal> {
+    const accepted = performance.now();
+    const cancelled: Terminal = { type: 'error', error: { code: 'CANCELLED', message: 'Stopped before the answer started' } };
+    if (signal?.aborted) return cancelled;
+    if (this.chainBusy) onEvent({ type: 'phase', phase: 'queued' });
+    this.chainBusy++;
+    try {
+      return await this.exclusive(async () => {
+        if (signal?.aborted) return cancelled;
+        return this.generateNow(request, onEvent, accepted, signal);
+      });
+    } finally {
+      this.chainBusy--;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.killWorker();
+  }
+
+  /** Test and benchmark hook: the worker's pid, to kill it from outside. */
+  workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private setStatus(patch: Partial<EngineStatus>): void {
+    this.current = { ...this.current, ...patch };
+    for (const listener of this.listeners) listener(this.current);
+  }
+
+  private async loadNow(pair: ModelPair): Promise<Result<EngineStatus>> {
+    const checked = await validateModelPair(pair);
+    if (!checked.ok) {
+      this.setStatus({ state: 'error', message: checked.error.message, error: checked.error, progress: null });
+      return checked;
+    }
+    const info = checked.value;
+    this.setStatus({
+      state: 'loading',
+      message: `Loading ${info.model.name}…`,
+      model: { name: info.model.name, path: pair.model, mmprojPath: pair.mmproj, vision: pair.mmproj !== null },
+      error: null,
+      fallbackReason: null,
+      progress: 0,
+    });
+    const nCtx = Math.min(this.options.nCtx ?? 4096, info.model.nCtxTrain || 4096);
+    const footprint = footprintOf(info);
+    const platform = this.options.platform ?? process.platform;
+    const variants: LibVariant[] = this.options.cpuOnly
+      ? ['default']
+      : candidateVariants(platform, this.options.hasNvidiaDriver ?? detectNvidiaDriver(platform));
+
+    let fallbackReason: string | null = null;
+    for (const variant of variants) {
+      const devices = await this.request('devices', { libVariant: variant });
+      if (!devices.ok) {
+        fallbackReason = devices.error.message;
+        continue;
+      }
+      const gpu = this.options.cpuOnly ? undefined : usableGpus(devices.value.devices)[0];
+      const isCpuBuild = variant === 'default' && platform !== 'darwin';
+      if (!gpu && !isCpuBuild) continue;
+      const plan: GpuPlan = gpu
+        ? planGpuLayers(footprint, nCtx, gpu.memoryBytes)
+        : { nGpuLayers: 0, totalLayers: info.model.nLayer, fit: 'cpu', visionOnGpu: false, estimatedBytes: 0 };
+      const params: LoadParams = {
+        model: pair.model,
+        mmproj: pair.mmproj,
+        libVariant: variant,
+        nGpuLayers: plan.nGpuLayers,
+        nCtx,
+        visionOnGpu: plan.visionOnGpu,
+      };
+      const loaded = await this.request('load', params);
+      if (!loaded.ok) {
+        // A GPU load that fails (or crashes the worker) still leaves the CPU build to try.
+        if (gpu) {
+          fallbackReason = `Loading on ${gpu.name} (${BACKEND_LABEL[variant]}) failed: ${loaded.error.message}`;
+          continue;
+        }
+        this.setStatus({ state: 'error', message: loaded.error.message, error: loaded.error, progress: null });
+        return loaded;
+      }
+      this.loadedParams = params;
+      const onGpu = gpu !== undefined && plan.nGpuLayers > 0;
+      const device = onGpu
+        ? { backend: variant === 'default' ? 'metal' : variant, name: gpu.name, memoryBytes: gpu.memoryBytes }
+        : { backend: 'cpu', name: 'CPU', memoryBytes: null };
+      if (!onGpu && !fallbackReason && !this.options.cpuOnly) fallbackReason = gpu ? `${gpu.name} has too little free memory for this model` : 'No supported GPU was found';
+      const layers = { offloaded: Math.min(plan.nGpuLayers, info.model.nLayer), total: info.model.nLayer };
+      const where = onGpu
+        ? `${gpu.name} (${BACKEND_LABEL[variant]}, ${layers.offloaded}/${layers.total} layers)`
+        : this.options.cpuOnly
+          ? 'CPU'
+          : `CPU fallback: ${fallbackReason}`;
+      this.setStatus({
+        state: 'ready',
+        message: `Ready on ${where}`,
+        device,
+        gpuLayers: layers,
+        fallbackReason: onGpu ? null : fallbackReason,
+        error: null,
+        progress: null,
+      });
+      this.readyStatus = this.current;
+      return ok(this.current);
+    }
+    const error: AppError = { code: 'MODEL_LOAD_FAILED', message: fallbackReason ?? 'No engine build could load this model' };
+    this.setStatus({ state: 'error', message: error.message, error, progress: null });
+    return { ok: false, error };
+  }
+
+  private async generateNow(
+    request: GenerateRequest,
+    onEvent: (event: GenerateEvent) => void,
+    accepted: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Terminal> {
+    if (!this.loadedParams) {
+      return { type: 'error', error: { code: 'NO_MODEL', message: 'No model is loaded yet: choose or download one first' } };
+    }
+    if (!this.worker) {
+      // The worker died earlier: restart it and reload the same weights before answering.
+      onEvent({ type: 'phase', phase: 'loading-model' });
+      this.setStatus({ state: 'loading', message: 'Restarting the engine…', progress: 0 });
+      const reloaded = await this.request('load', this.loadedParams);
+      if (!reloaded.ok) {
+        this.setStatus({ state: 'error', message: reloaded.error.message, error: reloaded.error, progress: null });
+        return { type: 'error', error: reloaded.error };
+      }
+      if (this.readyStatus) this.setStatus(this.readyStatus);
+    }
+
+    const formatted = formatFireLlavaPrompt(request.system, request.turns);
+    onEvent({ type: 'image', attachmentId: formatted.usedImageId, ignoredAttachmentIds: formatted.ignoredImageIds });
+
+    let ttftMs: number | null = null;
+    let id = 0;
+    const onAbort = () => this.worker?.send({ type: 'cancel', id });
+    const result = await this.request(
+      'complete',
+      {
+        prompt: formatted.prompt,
+        mediaPaths: formatted.mediaPaths,
+        nPredict: request.params.maxTokens,
+        temperature: request.params.temperature,
+        topK: request.params.topK,
+        topP: request.params.topP,
+        seed: request.params.seed,
+        stop: request.params.stop,
+      },
+      (event) => {
+        if (event.kind === 'delta') {
+          ttftMs ??= performance.now() - accepted;
+          onEvent({ type: 'delta', text: event.text });
+        } else {
+          const phase: GeneratePhase = event.phase === 'reloading' ? 'loading-model' : event.phase;
+          onEvent({ type: 'phase', phase });
+        }
+      },
+      (requestId) => {
+        id = requestId;
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      },
+    );
+    signal?.removeEventListener('abort', onAbort);
+    if (!result.ok) return { type: 'error', error: result.error };
+    return this.finish(result.value, ttftMs, accepted);
+  }
+
+  private finish(r: CompleteResult, ttftMs: number | null, accepted: number): Terminal {
+    const finishReason: FinishReason = r.interrupted ? 'cancelled' : r.contextFull ? 'context-full' : r.hitLimit ? 'length' : 'stop';
+    const totalMs = performance.now() - accepted;
+    return {
+      type: 'done',
+      finishReason,
+      text: r.text,
+      usage: {
+        promptTokens: r.promptTokens,
+        cachedTokens: Math.max(0, r.promptTokens - r.promptEvaluated),
+        completionTokens: r.completionTokens,
+      },
+      timings: {
+        ttftMs: ttftMs ?? totalMs,
+        tokensPerSecond: r.predictedMs > 0 ? (r.completionTokens * 1000) / r.predictedMs : 0,
+        promptMs: r.promptMs,
+        totalMs,
+      },
+    };
+  }
+
+  private reportCrash(error: AppError): void {
+    this.setStatus({
+      state: 'error',
+      message: 'The engine stopped unexpectedly; it restarts with your next message',
+      error,
+      progress: null,
+    });
+  }
+
+  // --- worker plumbing -------------------------------------------------------------------------
+
+  private ensureWorker(): Promise<void> {
+    if (this.worker && this.workerReady) return this.workerReady;
+    if (this.disposed) return Promise.reject(new Error('engine disposed'));
+    const spawn = this.options.spawn ?? spawnNodeWorker;
+    const worker = spawn(this.options.workerEntry ?? defaultWorkerEntry());
+    this.worker = worker;
+    this.outputTail = '';
+    worker.onOutput((chunk) => {
+      this.outputTail = (this.outputTail + chunk).slice(-OUTPUT_TAIL_CHARS);
+      this.options.onLog?.(chunk);
+    });
+    let markReady!: () => void;
+    let markFailed!: (err: Error) => void;
+    this.workerReady = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    worker.onMessage((message) => {
+      if (message.type === 'ready') markReady();
+      else this.onWorkerMessage(message);
+    });
+    worker.onExit((code, signal) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.workerReady = null;
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      const error: AppError = {
+        code: 'ENGINE_CRASHED',
+        message: `The engine process stopped unexpectedly (${how})`,
+        detail: this.outputTail.trim().split('\n').slice(-12).join('\n'),
+      };
+      markFailed(new Error(error.message));
+      if (this.loadedParams && !this.disposed) this.reportCrash(error);
+      for (const [, pending] of this.pending) pending.resolve({ ok: false, error });
+      this.pending.clear();
+    });
+    return this.workerReady;
+  }
+
+  private onWorkerMessage(message: Exclude<WorkerToHost, { type: 'ready' }>): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.type === 'event') {
+      pending.onEvent?.(message.event);
+      return;
+    }
+    this.pending.delete(message.id);
+    pending.resolve(message.ok ? { ok: true, value: message.value } : { ok: false, error: message.error });
+  }
+
+  private async request<K extends RequestKind>(
+    kind: K,
+    params: RequestMap[K]['params'],
+    onEvent?: (event: WorkerEvent) => void,
+    onSent?: (id: number) => void,
+  ): Promise<Result<RequestMap[K]['result']>> {
+    try {
+      await this.ensureWorker();
+    } catch (err) {
+      return fail('ENGINE_CRASHED', 'The engine process could not start', err instanceof Error ? err.message : String(err));
+    }
+    const worker = this.worker;
+    if (!worker) return fail('ENGINE_CRASHED', 'The engine process stopped while starting');
+    const id = this.nextId++;
+    const done = new Promise<Result<unknown>>((resolve) => this.pending.set(id, onEvent ? { resolve, onEvent } : { resolve }));
+    worker.send({ type: 'request', id, kind, params } as never);
+    onSent?.(id);
+    return (await done) as Result<RequestMap[K]['result']>;
+  }
+
+  private killWorker(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    worker.kill();
+  }
+}
+
+export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine {
+  return new LocalEngine(options);
+}

@@ -1,0 +1,239 @@
+// Engine worker: the only place @fugood/llama.node is loaded. Runs as an Electron utilityProcess
+// in the app and as a child_process fork in Node; a native crash here never takes the app down.
+import type { AppError } from '../shared/errors';
+import { MEDIA_MARKER } from './prompt-format';
+import { TokenCoalescer } from './token-coalescer';
+import {
+  DELTA_FLUSH_MS,
+  type CompleteParams,
+  type CompleteResult,
+  type HostToWorker,
+  type LibVariant,
+  type LoadParams,
+  type LoadResult,
+  type RequestKind,
+  type RequestMap,
+  type WorkerDevice,
+  type WorkerEvent,
+  type WorkerToHost,
+} from './worker-protocol';
+
+type Binding = typeof import('@fugood/llama.node');
+type Context = Awaited<ReturnType<Binding['loadModel']>>;
+
+class WorkerFailure extends Error {
+  constructor(readonly error: AppError) {
+    super(error.message);
+  }
+}
+
+interface ParentPort {
+  postMessage(message: WorkerToHost): void;
+  on(event: 'message', listener: (e: { data: HostToWorker }) => void): void;
+}
+
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+function send(message: WorkerToHost): void {
+  if (parentPort) parentPort.postMessage(message);
+  else process.send?.(message);
+}
+
+let binding: Binding | null = null;
+const getBinding = async (): Promise<Binding> => (binding ??= await import('@fugood/llama.node'));
+
+let ctx: Context | null = null;
+let loaded: LoadParams | null = null;
+/** Prompt and image of the last completion: the binding reuses the KV cache for a shared prefix. */
+let lastPrompt = '';
+let lastMedia = '';
+let busy = false;
+const cancelled = new Set<number>();
+let activeId: number | null = null;
+
+async function devices(libVariant: LibVariant): Promise<RequestMap['devices']['result']> {
+  const b = await getBinding();
+  const list = await b.getBackendDevicesInfo(libVariant);
+  const mapped: WorkerDevice[] = list.map((d) => ({
+    backend: d.backend,
+    type: d.type,
+    name: d.deviceName,
+    memoryBytes: d.maxMemorySize,
+  }));
+  return { libVariant, devices: mapped };
+}
+
+async function release(): Promise<void> {
+  const old = ctx;
+  ctx = null;
+  lastPrompt = '';
+  lastMedia = '';
+  if (old) await old.release();
+}
+
+async function load(params: LoadParams): Promise<LoadResult> {
+  await release();
+  loaded = null;
+  const b = await getBinding();
+  const started = performance.now();
+  const next = await b.loadModel({
+    model: params.model,
+    n_ctx: params.nCtx,
+    n_gpu_layers: params.nGpuLayers,
+    lib_variant: params.libVariant,
+    // One sequence: a desktop app answers one message at a time; more slots only cost memory.
+    n_parallel: 1,
+    ctx_shift: false,
+  });
+  let vision = false;
+  if (params.mmproj) {
+    try {
+      vision = next.initMultimodal({ path: params.mmproj, use_gpu: params.visionOnGpu });
+    } catch (err) {
+      await next.release();
+      throw new WorkerFailure({
+        code: 'MODEL_LOAD_FAILED',
+        message: `The vision projector could not be initialised: ${err instanceof Error ? err.message : String(err)}`,
+        detail: params.mmproj,
+      });
+    }
+    if (!vision) {
+      await next.release();
+      throw new WorkerFailure({ code: 'MODEL_LOAD_FAILED', message: 'The vision projector could not be initialised', detail: params.mmproj });
+    }
+  }
+  ctx = next;
+  loaded = params;
+  return { libVariant: params.libVariant, usedDevices: next.getUsedDevices(), vision, loadMs: performance.now() - started };
+}
+
+/** The binding leaves a context stuck after a failed completion; only a fresh one recovers. */
+async function reload(id: number): Promise<void> {
+  if (!loaded) return;
+  emit(id, { kind: 'phase', phase: 'reloading' });
+  await load(loaded);
+}
+
+function emit(id: number, event: WorkerEvent): void {
+  send({ type: 'event', id, event });
+}
+
+async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
+  if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
+  if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
+    throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'This model was loaded without a vision projector, so it cannot see images' });
+  }
+  const media = p.mediaPaths.join('\n');
+  const marker = lastPrompt.indexOf(MEDIA_MARKER);
+  // Same image at the same place as last time: the cached prefix already holds its embedding.
+  const imageCached =
+    media !== '' && media === lastMedia && marker >= 0 && p.prompt.startsWith(lastPrompt.slice(0, marker + MEDIA_MARKER.length));
+  emit(id, { kind: 'phase', phase: media && !imageCached ? 'encoding-image' : 'evaluating-prompt' });
+
+  const coalescer = new TokenCoalescer((text) => emit(id, { kind: 'delta', text }), DELTA_FLUSH_MS);
+  const started = performance.now();
+  let firstTokenMs: number | null = null;
+  const context = ctx;
+  activeId = id;
+  try {
+    const result = await context.completion(
+      {
+        prompt: p.prompt,
+        media_paths: p.mediaPaths.length > 0 ? p.mediaPaths : undefined,
+        n_predict: p.nPredict,
+        temperature: p.temperature,
+        top_k: p.topK,
+        top_p: p.topP,
+        seed: p.seed,
+        stop: p.stop.length > 0 ? p.stop : undefined,
+      },
+      (token) => {
+        if (firstTokenMs === null) {
+          firstTokenMs = performance.now() - started;
+          emit(id, { kind: 'phase', phase: 'generating' });
+        }
+        coalescer.push(token.token);
+      },
+    );
+    coalescer.flush();
+    // Text and cache both contain the answer now; the next turn's prompt extends this one.
+    lastPrompt = p.prompt + result.text;
+    lastMedia = media;
+    const promptTokens = result.tokens_evaluated;
+    return {
+      text: result.text,
+      promptTokens,
+      promptEvaluated: result.timings.prompt_n,
+      completionTokens: result.tokens_predicted,
+      interrupted: result.interrupted || cancelled.has(id),
+      contextFull: result.context_full,
+      hitLimit: !result.interrupted && !result.context_full && result.tokens_predicted >= p.nPredict,
+      promptMs: result.timings.prompt_ms,
+      predictedMs: result.timings.predicted_ms,
+      firstTokenMs,
+    };
+  } catch (err) {
+    coalescer.flush();
+    const message = err instanceof Error ? err.message : String(err);
+    await reload(id);
+    if (/context/i.test(message) && /(space|full|size)/i.test(message)) {
+      throw new WorkerFailure({ code: 'CONTEXT_FULL', message: 'The conversation is too long for the model context; start a new chat or shorten it', detail: message });
+    }
+    if (p.mediaPaths.length > 0 && /(image|media|bitmap|load|decode)/i.test(message)) {
+      throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: message });
+    }
+    throw new WorkerFailure({ code: 'GENERATION_FAILED', message: `Generation failed: ${message}` });
+  } finally {
+    activeId = null;
+  }
+}
+
+async function handle<K extends RequestKind>(kind: K, id: number, params: RequestMap[K]['params']): Promise<unknown> {
+  switch (kind) {
+    case 'devices':
+      return devices((params as RequestMap['devices']['params']).libVariant);
+    case 'load':
+      return load(params as LoadParams);
+    case 'complete':
+      return complete(id, params as CompleteParams);
+    case 'unload':
+      await release();
+      loaded = null;
+      return null;
+    default:
+      throw new WorkerFailure({ code: 'INTERNAL', message: `Unknown engine request "${String(kind)}"` });
+  }
+}
+
+async function onMessage(message: HostToWorker): Promise<void> {
+  if (message.type === 'cancel') {
+    cancelled.add(message.id);
+    if (activeId === message.id) ctx?.stopCompletion();
+    return;
+  }
+  const { id, kind, params } = message;
+  if (busy) {
+    send({ type: 'result', id, ok: false, error: { code: 'ENGINE_BUSY', message: 'The engine is busy with another request' } });
+    return;
+  }
+  busy = true;
+  try {
+    if (cancelled.has(id)) throw new WorkerFailure({ code: 'CANCELLED', message: 'Cancelled' });
+    const value = await handle(kind, id, params);
+    send({ type: 'result', id, ok: true, value });
+  } catch (err) {
+    const error: AppError =
+      err instanceof WorkerFailure ? err.error : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+    send({ type: 'result', id, ok: false, error });
+  } finally {
+    cancelled.delete(id);
+    busy = false;
+  }
+}
+
+if (parentPort) parentPort.on('message', (e) => void onMessage(e.data));
+else process.on('message', (m) => void onMessage(m as HostToWorker));
+// A lost parent means nobody can use the loaded model: exit instead of holding GPU memory.
+process.on('disconnect', () => process.exit(0));
+
+send({ type: 'ready', pid: process.pid });

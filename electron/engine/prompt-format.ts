@@ -1,0 +1,63 @@
+// FireLLaVA's conversation format, built explicitly: the binding's fallback is ChatML, which is
+// wrong for LLaVA-1.5. One image per conversation reaches the model (how FireLLaVA was trained).
+import type { EngineTurn } from './engine';
+
+/** Marker the binding replaces with the image embedding. */
+export const MEDIA_MARKER = '<__media__>';
+/** Said in place of images the model does not see, so the text still makes sense. */
+export const OMITTED_IMAGE_TEXT = '[earlier image, not shown]';
+
+export interface FormattedPrompt {
+  prompt: string;
+  /** Zero or one path: the single image the model sees. */
+  mediaPaths: string[];
+  usedImageId: string | null;
+  ignoredImageIds: string[];
+}
+
+// Text that would otherwise be parsed as special tokens or as the image marker.
+const SPECIAL_TEXT = /<\/?s>|<__media__>|<image>/g;
+
+/** Breaks special-token text with a zero-width space so users cannot end a turn or inject an image. */
+export function neutralizeSpecialText(text: string): string {
+  return text.replace(SPECIAL_TEXT, (m) => `${m[0]}\u200B${m.slice(1)}`);
+}
+
+/**
+ * `{system}\n\nUSER: <image>\n{q1}\nASSISTANT: {a1}</s>\nUSER: {q2}\nASSISTANT:`
+ * The last turn must be the user's; the answer is generated after the final `ASSISTANT:`.
+ */
+export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn[]): FormattedPrompt {
+  let used: { id: string; path: string } | null = null;
+  const ignored: string[] = [];
+  for (let i = turns.length - 1; i >= 0; i--) {
+    const images = turns[i]!.images;
+    for (let j = images.length - 1; j >= 0; j--) {
+      if (used === null) used = images[j]!;
+      else ignored.push(images[j]!.id);
+    }
+  }
+  ignored.reverse();
+
+  const parts: string[] = [];
+  const sys = system.trim();
+  if (sys) parts.push(`${neutralizeSpecialText(sys)}\n\n`);
+  turns.forEach((turn, index) => {
+    const text = neutralizeSpecialText(turn.text.trim());
+    if (turn.role === 'user') {
+      if (index > 0) parts.push('\n');
+      const lines: string[] = [];
+      for (const image of turn.images) lines.push(image === used ? MEDIA_MARKER : OMITTED_IMAGE_TEXT);
+      lines.push(text);
+      parts.push(`USER: ${lines.join('\n')}\nASSISTANT:`);
+    } else {
+      parts.push(` ${text}</s>`);
+    }
+  });
+  return {
+    prompt: parts.join(''),
+    mediaPaths: used ? [used.path] : [],
+    usedImageId: used?.id ?? null,
+    ignoredImageIds: ignored,
+  };
+}
