@@ -159,7 +159,8 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     // Text and cache both contain the answer now; the next turn's prompt extends this one.
     lastPrompt = p.prompt + result.text;
     lastMedia = media;
-    const promptTokens = result.tokens_evaluated;
+    // tokens_evaluated counts the prompt plus the generated tokens; prompt_n only what was not cached.
+    const promptTokens = Math.max(0, result.tokens_evaluated - result.tokens_predicted);
     return {
       text: result.text,
       promptTokens,

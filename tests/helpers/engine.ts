@@ -1,0 +1,49 @@
+// Starts the real engine (host + worker process running @fugood/llama.node) for tests.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { EngineTurn, GenerateRequest } from '../../electron/engine/engine';
+import { createLocalEngine, type LocalEngine } from '../../electron/engine/engine-host';
+import type { GenerateEvent } from '../../electron/shared/types';
+import { REPO_ROOT } from './fixtures';
+
+export const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'engine', 'engine-worker.cjs');
+
+export function startEngine(): LocalEngine {
+  if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run "npm run build:node" first (npm test does)`);
+  return createLocalEngine({ workerEntry: WORKER_ENTRY });
+}
+
+/** Greedy and seeded, so answers are the same on every run. */
+export const GREEDY = { maxTokens: 24, temperature: 0, topK: 1, topP: 1, seed: 7, stop: [] as string[] };
+
+export const user = (text: string, images: { id: string; path: string }[] = []): EngineTurn => ({ role: 'user', text, images });
+export const assistant = (text: string): EngineTurn => ({ role: 'assistant', text, images: [] });
+
+export function request(turns: EngineTurn[], params: Partial<typeof GREEDY> = {}, conversationId = 'c1'): GenerateRequest {
+  return { conversationId, system: 'You are a careful visual assistant.', turns, params: { ...GREEDY, ...params } };
+}
+
+export interface Collected {
+  events: GenerateEvent[];
+  deltas: string;
+  terminal: GenerateEvent & { type: 'done' | 'error' };
+}
+
+export async function collect(
+  engine: LocalEngine,
+  req: GenerateRequest,
+  onEvent?: (event: GenerateEvent) => void,
+  signal?: AbortSignal,
+): Promise<Collected> {
+  const events: GenerateEvent[] = [];
+  const terminal = await engine.generate(
+    req,
+    (event) => {
+      events.push(event);
+      onEvent?.(event);
+    },
+    signal,
+  );
+  const deltas = events.map((e) => (e.type === 'delta' ? e.text : '')).join('');
+  return { events, deltas, terminal };
+}

@@ -1,0 +1,69 @@
+// The part of @fugood/llama.node the engine uses. The package ships .ts sources that do not pass
+// this project's stricter checks, so tsconfig maps the import here instead of type-checking them.
+declare module '@fugood/llama.node' {
+  export type LibVariant = 'default' | 'vulkan' | 'cuda';
+
+  export interface BackendDeviceInfo {
+    backend: string;
+    type: string;
+    deviceName: string;
+    maxMemorySize: number;
+  }
+
+  export interface LlamaModelOptions {
+    model: string;
+    n_ctx?: number;
+    n_batch?: number;
+    n_threads?: number;
+    n_gpu_layers?: number;
+    n_parallel?: number;
+    ctx_shift?: boolean;
+    lib_variant?: LibVariant;
+    use_mmap?: boolean;
+  }
+
+  export interface LlamaCompletionOptions {
+    prompt?: string;
+    media_paths?: string | string[];
+    n_predict?: number;
+    temperature?: number;
+    top_k?: number;
+    top_p?: number;
+    seed?: number;
+    stop?: string[];
+    ignore_eos?: boolean;
+  }
+
+  export interface LlamaCompletionToken {
+    token: string;
+  }
+
+  export interface LlamaCompletionResult {
+    text: string;
+    tokens_predicted: number;
+    tokens_evaluated: number;
+    truncated: boolean;
+    context_full: boolean;
+    interrupted: boolean;
+    timings: {
+      prompt_n: number;
+      prompt_ms: number;
+      predicted_n: number;
+      predicted_ms: number;
+      predicted_per_second: number;
+    };
+  }
+
+  export interface LlamaContext {
+    completion(options: LlamaCompletionOptions, onToken?: (token: LlamaCompletionToken) => void): Promise<LlamaCompletionResult>;
+    stopCompletion(): void;
+    initMultimodal(options: { path: string; use_gpu?: boolean }): boolean;
+    isMultimodalEnabled(): boolean;
+    getUsedDevices(): string[];
+    clearCache(clearData?: boolean): void;
+    release(): Promise<void>;
+  }
+
+  export function loadModel(options: LlamaModelOptions, onProgress?: (progress: number) => void): Promise<LlamaContext>;
+  export function getBackendDevicesInfo(variant?: LibVariant): Promise<BackendDeviceInfo[]>;
+}
