@@ -289,7 +289,7 @@ async function parse(fh: FileHandle, size: number, path: string): Promise<GgufFi
   const version = c.u32();
   if (version !== 2 && version !== 3) throw new GgufFormatError(versionError(version), path);
 
-  const nTensors = await readCount(c, 'the tensor count', MAX_TENSORS, 8 + 4 + 8 + 4 + 8, path);
+  const nTensors = await readCount(c, 'the tensor count', MAX_TENSORS, 8 + 4 + 4 + 8, path);
   const nKv = await readCount(c, 'the metadata count', MAX_KV, 8 + 4 + 1, path);
 
   const metadata = new Map<string, GgufKv>();

@@ -51,7 +51,8 @@ async function load(dir: string): Promise<Fixtures | undefined> {
   try {
     const rel = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as Omit<Fixtures, 'dir'>;
     const abs = mapPaths(rel, (p) => join(dir, p));
-    const all = [abs.pair, abs.pairF16, abs.images].flatMap((o) => Object.values(o));
+    const { truncatedTensor: _name, ...brokenPaths } = abs.broken;
+    const all = [abs.pair, abs.pairF16, abs.images, brokenPaths].flatMap((o) => Object.values(o) as string[]);
     return all.every((p) => existsSync(p)) ? { dir, ...abs } : undefined;
   } catch {
     return undefined;
