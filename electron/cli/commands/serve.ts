@@ -1,0 +1,127 @@
+// `firellava serve`: the backend and the web UI over HTTP, without Electron. Prints exactly one
+// line on stdout (the URL with the key) once it accepts requests; everything else goes to stderr.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pkg from '../../../package.json';
+import { createAttachmentStore } from '../../attachments/attachment-store';
+import { createBackendHandlers } from '../../backend/handlers';
+import { createLocalEngine } from '../../engine/engine-host';
+import { contract } from '../../shared/contract';
+import { createDispatcher } from '../../shared/dispatcher';
+import { generateApiKey } from '../../server/auth';
+import { startHttpServer } from '../../server/http-server';
+
+const USAGE = `Usage: firellava serve [options]
+
+Options:
+  --model FILE         FireLLaVA GGUF weights to load at start
+  --mmproj FILE        vision projector GGUF (needs --model)
+  --host NAME          address to listen on (default 127.0.0.1)
+  --port N             port (default 0: pick a free one)
+  --data-dir DIR       where attachments are kept (default ~/.firellava)
+  --api-key KEY        key for the web UI and API (default: FIRELLAVA_API_KEY, else a new random one)
+  --allowed-host NAME  extra Host header name to accept (repeatable; for --host 0.0.0.0 behind a name)
+  --static-dir DIR     built renderer to serve (default: dist/renderer next to this program)
+  --cpu                never try GPU builds
+  --verbose            pass the engine's native log to stderr
+  -h, --help           show this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        mmproj: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+        'data-dir': { type: 'string' },
+        'api-key': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
+        'static-dir': { type: 'string' },
+        cpu: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be a number from 0 to 65535, got "${values.port}"`);
+    return 2;
+  }
+  if (values.mmproj && !values.model) {
+    console.error('--mmproj needs --model');
+    return 2;
+  }
+  const apiKey = values['api-key'] ?? process.env.FIRELLAVA_API_KEY ?? generateApiKey();
+  if (apiKey.length < 16 || /[^\x21-\x7e]/.test(apiKey)) {
+    console.error('The API key must be at least 16 printable characters without spaces');
+    return 2;
+  }
+  const dataDir = path.resolve(values['data-dir'] ?? path.join(os.homedir(), '.firellava'));
+  const staticDir = path.resolve(values['static-dir'] ?? path.join(__dirname, '..', 'renderer'));
+
+  const engine = createLocalEngine({
+    cpuOnly: values.cpu,
+    ...(values.verbose ? { onLog: (text: string) => process.stderr.write(text) } : {}),
+  });
+  const handlers = createBackendHandlers({
+    engine,
+    attachments: createAttachmentStore(dataDir),
+    app: { name: 'FireLLaVA', version: pkg.version },
+  });
+
+  let server;
+  try {
+    server = await startHttpServer(values.host, port, {
+      dispatcher: createDispatcher(contract, handlers),
+      apiKey,
+      staticDir,
+      allowedHosts: values['allowed-host'] ?? [],
+    });
+  } catch (err) {
+    await engine.dispose();
+    console.error(`Cannot listen on ${values.host}:${port}: ${(err as Error).message}`);
+    return 1;
+  }
+
+  console.log(`FireLLaVA ready at ${server.origin}/?key=${encodeURIComponent(apiKey)}`);
+  if (values.host !== '127.0.0.1' && values.host !== 'localhost' && values.host !== '::1') {
+    console.error(`Warning: listening on ${values.host}; anyone who can reach it and has the key can use the model.`);
+  }
+
+  if (values.model) {
+    const model = path.resolve(values.model);
+    const mmproj = values.mmproj ? path.resolve(values.mmproj) : null;
+    void engine.load({ model, mmproj }).then((result) => {
+      if (!result.ok) console.error(`Model not loaded: ${result.error.message}${result.error.detail ? ` (${result.error.detail})` : ''}`);
+    });
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // A second signal while shutting down exits at once.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await Promise.all([server.close(), engine.dispose()]);
+  return 0;
+}

@@ -1,0 +1,41 @@
+// Finding an image in paste/drop data, and making it something the engine can decode.
+
+/** Same as the contract's MAX_IMAGE_BYTES (a test checks); importing that would bundle zod. */
+export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+
+/** Clipboard sources differ: screenshots arrive only in `items`, copied files often only in `files`. */
+export function imageFromClipboard(data: DataTransfer | null): File | null {
+  if (!data) return null;
+  for (const item of Array.from(data.items ?? [])) {
+    if (item.kind === 'file' && item.type.startsWith('image/')) {
+      const file = item.getAsFile();
+      if (file) return file;
+    }
+  }
+  return Array.from(data.files ?? []).find((f) => f.type.startsWith('image/')) ?? null;
+}
+
+export function imageFromDrop(data: DataTransfer | null): File | null {
+  if (!data) return null;
+  const files = Array.from(data.files ?? []);
+  // Dropped files may have no type (unknown extension): let the backend sniff the bytes.
+  return files.find((f) => f.type.startsWith('image/')) ?? files[0] ?? null;
+}
+
+const isWebp = (b: Uint8Array): boolean =>
+  b.length > 12 && String.fromCharCode(...b.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...b.subarray(8, 12)) === 'WEBP';
+
+/** The engine decodes PNG, JPEG, GIF and BMP but not WebP, so WebP is re-encoded as PNG here. */
+export async function engineReadableBytes(file: Blob): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (!isWebp(bytes)) return bytes;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    canvas.getContext('2d')!.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+  } catch {
+    return bytes; // undecodable: the backend will explain what is wrong
+  }
+}

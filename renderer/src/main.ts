@@ -1,0 +1,5 @@
+import { mount } from 'svelte';
+import App from './App.svelte';
+import { getClient } from './lib/api';
+
+mount(App, { target: document.getElementById('app')!, props: { client: getClient() } });

@@ -1,0 +1,153 @@
+// The whole slice in a real browser: `firellava serve` with the tiny generated models, the built
+// renderer in Debian Chromium, an image pasted through a synthetic ClipboardEvent, a streamed answer.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
+const RENDERER = path.join(REPO_ROOT, 'dist', 'renderer', 'index.html');
+
+/** `npm test` builds first; a lone `vitest run tests/e2e` builds whatever is missing. */
+function ensureBuilt(): void {
+  if (!existsSync(CLI)) execFileSync(process.execPath, ['scripts/build-node.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (!existsSync(RENDERER)) {
+    execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    });
+  }
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+}
+
+function startServer(fixtures: Fixtures, dataDir: string): Promise<Served> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--model', fixtures.pair.model, '--mmproj', fixtures.pair.mmproj, '--data-dir', dataDir, '--port', '0'],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 30 s. stderr:\n${err}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^FireLLaVA ready at (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, stderr: () => err });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited early (${code ?? signal}). stderr:\n${err}`));
+    });
+  });
+}
+
+async function pasteFile(page: Page, file: string, type: string): Promise<void> {
+  const bytes = [...readFileSync(file)];
+  await page.getByLabel('Question').evaluate(
+    (target, { bytes, name, type }) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], name, { type }));
+      target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    },
+    { bytes, name: path.basename(file), type },
+  );
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('firellava serve + renderer in Chromium', () => {
+  let fixtures: Fixtures;
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  let tmp: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    fixtures = await getFixtures();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-e2e-'));
+    served = await startServer(fixtures, path.join(tmp, 'data'));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'xdg'), HOME: path.join(tmp, 'home') },
+    });
+    page = await browser.newPage();
+    page.on('console', (msg) => {
+      // Refused uploads (422) are expected in one test; any other failed load is not.
+      if (msg.type() === 'error' && !/status of 422/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+    });
+    // CSP violations do not always reach the console; record them from the page itself.
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (served && served.child.exitCode === null) {
+      const exited = new Promise<number | null>((resolve) => served.child.once('exit', (code) => resolve(code)));
+      served.child.kill('SIGTERM');
+      expect(await exited, served.stderr()).toBe(0);
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('opens with the printed URL, drops the key from the address bar and keeps it from scripts', async () => {
+    const response = await page.goto(served.url);
+    expect(response?.status()).toBe(200);
+    expect(new URL(page.url()).search).toBe('');
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toMatch(/^Ready/);
+  });
+
+  it('paste an image, ask, and see the answer stream in', async () => {
+    await pasteFile(page, fixtures.images.png32, 'image/png');
+    const thumb = page.getByRole('img', { name: /Attached image/ });
+    await thumb.waitFor({ timeout: 10_000 });
+    expect(await page.locator('figcaption').textContent()).toContain('32×32');
+    expect(await thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(32);
+
+    // Count every change of the answer text, to see it arrive in pieces rather than all at once.
+    await page.getByTestId('answer').evaluate((el) => {
+      const w = window as unknown as { answerUpdates: number };
+      w.answerUpdates = 0;
+      new MutationObserver(() => w.answerUpdates++).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByLabel('Question').fill('What is in this picture?');
+    const send = page.getByRole('button', { name: 'Send' });
+    await send.click();
+    await expect.poll(async () => (await page.getByTestId('answer').textContent())?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('button', { name: 'Stop' }).isDisabled(), { timeout: 30_000 }).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { answerUpdates: number }).answerUpdates)).toBeGreaterThan(0);
+    expect(await page.getByRole('alert').allTextContents()).toEqual([]);
+    expect(await send.isEnabled()).toBe(true);
+  });
+
+  it('shows the backend reason for a damaged image', async () => {
+    await pasteFile(page, fixtures.images.truncatedPng, 'image/png');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/truncated \(PNG/);
+    await pasteFile(page, fixtures.images.notAnImage, 'image/png');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/not a supported image/);
+  });
+
+  it('had no script errors or CSP violations', () => {
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,60 @@
+// The real backend handlers on a FakeEngine and a temp attachment store, with a count of how
+// often each handler actually ran (to prove invalid input never reaches one).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createAttachmentStore, type AttachmentStore } from '../../electron/attachments/attachment-store';
+import { createBackendHandlers } from '../../electron/backend/handlers';
+import { contract, type Contract } from '../../electron/shared/contract';
+import { createDispatcher, type Dispatcher, type Handlers } from '../../electron/shared/dispatcher';
+import { FakeEngine, type FakeEngineOptions } from './fake-engine';
+
+export interface TestBackend {
+  engine: FakeEngine;
+  attachments: AttachmentStore;
+  handlers: Handlers<Contract>;
+  dispatcher: Dispatcher;
+  ran: Map<string, number>;
+  dataDir: string;
+  cleanup(): void;
+}
+
+export function createTestBackend(engineOptions: FakeEngineOptions = {}, override: Partial<Handlers<Contract>> = {}): TestBackend {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'firellava-backend-'));
+  const engine = new FakeEngine(engineOptions);
+  const attachments = createAttachmentStore(dataDir);
+  const real = { ...createBackendHandlers({ engine, attachments, app: { name: 'FireLLaVA', version: '0.0.0-test' } }), ...override };
+  const ran = new Map<string, number>();
+  const counted = Object.fromEntries(
+    Object.entries(real).map(([name, fn]) => [
+      name,
+      (...args: unknown[]) => {
+        ran.set(name, (ran.get(name) ?? 0) + 1);
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as unknown as Handlers<Contract>;
+  return {
+    engine,
+    attachments,
+    handlers: counted,
+    dispatcher: createDispatcher(contract, counted),
+    ran,
+    dataDir,
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+/** One wrong input per contract entry, each rejected by its schema. */
+export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
+  'app.info': { extra: 1 },
+  'engine.status': 'not an object',
+  'engine.watch': { follow: true },
+  'attachments.add': { name: 'x.png', data: 'not bytes' },
+  'chat.generate': { conversationId: 'c1', turns: [{ role: 'assistant', text: 'hi' }] },
+};
+
+export const GOOD_GENERATE = {
+  conversationId: 'c1',
+  turns: [{ role: 'user' as const, text: 'What is in the picture?' }],
+};
