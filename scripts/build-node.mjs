@@ -8,13 +8,18 @@ const common = {
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
   // Native and Electron modules are resolved at run time, never bundled.
   external: ['electron', '@fugood/llama.node', 'better-sqlite3', 'node-llama-cpp'],
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: { 'main/main': 'electron/main/main.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
-  build({ ...common, entryPoints: { 'preload/preload': 'electron/preload/preload.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
-  build({ ...common, entryPoints: { 'engine/engine-worker': 'electron/engine/engine-worker.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
-  build({ ...common, entryPoints: { 'cli/firellava': 'electron/cli/firellava.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
-]);
+const bundles = {
+  'main/main': 'electron/main/main.ts',
+  'preload/preload': 'electron/preload/preload.ts',
+  'engine/engine-worker': 'electron/engine/engine-worker.ts',
+  'cli/firellava': 'electron/cli/firellava.ts',
+};
+if (process.argv.includes('--bench')) bundles['bench/bench'] = 'bench/bench.ts';
+
+await Promise.all(Object.entries(bundles).map(([out, entry]) => build({ ...common, entryPoints: { [out]: entry } })));

@@ -66,4 +66,7 @@ declare module '@fugood/llama.node' {
 
   export function loadModel(options: LlamaModelOptions, onProgress?: (progress: number) => void): Promise<LlamaContext>;
   export function getBackendDevicesInfo(variant?: LibVariant): Promise<BackendDeviceInfo[]>;
+  /** While enabled the process cannot exit; turn it off again. */
+  export function toggleNativeLog(enable: boolean): Promise<void>;
+  export function addNativeLogListener(listener: (level: string, text: string) => void): { remove(): void };
 }

@@ -16,6 +16,8 @@ export interface LocalEngineOptions {
   spawn?: SpawnWorker;
   /** Context length; capped by what the model was trained for. */
   nCtx?: number;
+  /** CPU threads for llama.cpp; default lets it choose. */
+  nThreads?: number;
   /** Skip GPU builds (`--cpu`). */
   cpuOnly?: boolean;
   platform?: NodeJS.Platform;
@@ -174,6 +176,7 @@ export class LocalEngine implements Engine {
         nGpuLayers: plan.nGpuLayers,
         nCtx,
         visionOnGpu: plan.visionOnGpu,
+        nThreads: this.options.nThreads ?? 0,
       };
       const loaded = await this.request('load', params);
       if (!loaded.ok) {

@@ -81,6 +81,7 @@ async function load(params: LoadParams): Promise<LoadResult> {
     n_ctx: params.nCtx,
     n_gpu_layers: params.nGpuLayers,
     lib_variant: params.libVariant,
+    ...(params.nThreads > 0 ? { n_threads: params.nThreads } : {}),
     // One sequence: a desktop app answers one message at a time; more slots only cost memory.
     n_parallel: 1,
     ctx_shift: false,

@@ -18,6 +18,8 @@ export interface LoadParams {
   nGpuLayers: number;
   nCtx: number;
   visionOnGpu: boolean;
+  /** CPU threads for llama.cpp; 0 lets it choose. */
+  nThreads: number;
 }
 
 export interface LoadResult {
