@@ -7,16 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as binding from '@fugood/llama.node';
-import { createAttachmentStore } from '../electron/attachments/attachment-store';
-import { createBackendHandlers } from '../electron/backend/handlers';
+import { createBackend } from '../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
 import { gradientPng } from '../electron/fixtures/png';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
 import type { ChatTurn } from '../electron/shared/contract';
-import { contract } from '../electron/shared/contract';
-import { createDispatcher } from '../electron/shared/dispatcher';
 import type { ContractClient } from '../electron/shared/client';
 import type { GenerateEvent } from '../electron/shared/types';
 import { createHttpClient } from '../electron/transport/http-client';
@@ -97,9 +94,9 @@ class Pipeline {
     const engine = createLocalEngine({ workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nCtx, cpuOnly, nThreads: THREADS });
     const loaded = await engine.load(pair);
     if (!loaded.ok) throw new Error(loaded.error.message);
-    const handlers = createBackendHandlers({ engine, attachments: createAttachmentStore(dataDir), app: { name: 'bench', version: '0' } });
+    const { dispatcher } = createBackend({ dataDir, engine, app: { name: 'bench', version: '0' } });
     const apiKey = 'bench-key-0123456789abcdef';
-    const server = await startHttpServer('127.0.0.1', 0, { dispatcher: createDispatcher(contract, handlers), apiKey, staticDir: null });
+    const server = await startHttpServer('127.0.0.1', 0, { dispatcher, apiKey, staticDir: null });
     const client = createHttpClient({ baseUrl: server.origin, apiKey });
     return new Pipeline(engine, server, client, dataDir);
   }
@@ -166,6 +163,12 @@ interface Row {
 async function runScenario(s: Scenario, cpuOnly: boolean): Promise<Row> {
   const pipeline = await Pipeline.open(s.pair, s.nCtx, cpuOnly);
   const status = pipeline.engine.status();
+  process.stderr.write(`bench: engine ${status.message}\n`);
+  if (!cpuOnly && !(status.gpuLayers && status.gpuLayers.offloaded > 0)) {
+    // A 13B-wide model on this CPU build takes minutes per image: not worth waiting for.
+    await pipeline.close();
+    throw new Error(`GPU run requested but the engine is not on a GPU: ${status.message}`);
+  }
   const variant: binding.LibVariant = status.device?.backend === 'cuda' ? 'cuda' : status.device?.backend === 'vulkan' ? 'vulkan' : 'default';
   const layers = status.gpuLayers && status.gpuLayers.offloaded > 0 ? 999 : 0;
   const direct = await Direct.open(s.pair, variant, layers, s.nCtx);

@@ -21,7 +21,7 @@ export function detectNvidiaDriver(platform: NodeJS.Platform = process.platform,
 /** A real GPU: software rasterisers (llvmpipe, SwiftShader) would be slower than the CPU build. */
 export function usableGpus(devices: readonly WorkerDevice[]): WorkerDevice[] {
   return devices
-    .filter((d) => d.type === 'gpu' && !/llvmpipe|swiftshader|software/i.test(d.name))
+    .filter((d) => (d.type === 'gpu' || d.type === 'igpu') && !/llvmpipe|swiftshader|software/i.test(d.name))
     .sort((a, b) => b.memoryBytes - a.memoryBytes);
 }
 

@@ -3,11 +3,8 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, ipcMain, net, protocol } from 'electron';
-import { createAttachmentStore } from '../attachments/attachment-store';
-import { createBackendHandlers } from '../backend/handlers';
+import { createBackend } from '../backend/backend';
 import { createLocalEngine } from '../engine/engine-host';
-import { contract } from '../shared/contract';
-import { createDispatcher } from '../shared/dispatcher';
 import { resolveStaticPath, CONTENT_SECURITY_POLICY } from '../server/static-files';
 import { registerIpcHandlers } from '../transport/ipc-main';
 import { spawnUtilityWorker } from './utility-worker';
@@ -26,12 +23,8 @@ function flag(name: string): string | null {
 async function start(): Promise<void> {
   const dataDir = app.getPath('userData');
   const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs') });
-  const handlers = createBackendHandlers({
-    engine,
-    attachments: createAttachmentStore(dataDir),
-    app: { name: app.getName(), version: app.getVersion() },
-  });
-  registerIpcHandlers(ipcMain, createDispatcher(contract, handlers), {
+  const backend = createBackend({ dataDir, engine, app: { name: app.getName(), version: app.getVersion() } });
+  registerIpcHandlers(ipcMain, backend.dispatcher, {
     isAllowedSender: (url) => url === APP_ORIGIN || url.startsWith(`${APP_ORIGIN}/`),
   });
 

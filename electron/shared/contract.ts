@@ -1,64 +1,14 @@
 // Every call between renderer and backend, declared once. The Electron IPC transport and the
-// HTTP transport of the headless server are both derived from this object.
-import { z } from 'zod';
-import { call, stream } from './contract-kit';
-import type { AppInfo, AttachmentInfo, EngineStatus, GenerateEvent } from './types';
-
-/** Raw image bytes from paste, drop or file pick. Capped here so no transport buffers more. */
-export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
-
-const generationParams = z
-  .object({
-    maxTokens: z.number().int().min(1).max(32_768).default(512),
-    temperature: z.number().min(0).max(2).default(0.2),
-    topK: z.number().int().min(0).max(1000).default(40),
-    topP: z.number().min(0).max(1).default(0.95),
-    seed: z.number().int().min(-1).max(2 ** 31 - 1).default(-1),
-    stop: z.array(z.string().min(1).max(64)).max(8).default([]),
-  })
-  .strict();
-
-export const chatTurnSchema = z
-  .object({
-    role: z.enum(['user', 'assistant']),
-    text: z.string().max(200_000),
-    attachmentIds: z.array(z.string().regex(/^[a-f0-9]{64}$/)).max(16).default([]),
-  })
-  .strict();
+// HTTP transport of the headless server are both derived from this object. Each domain declares
+// its calls in contracts/<domain>.ts; this file only joins them.
+import { chatContract } from './contracts/chat';
+import { coreContract } from './contracts/core';
 
 export const contract = {
-  'app.info': call<AppInfo>()(z.object({}).strict()),
-  'engine.status': call<EngineStatus>()(z.object({}).strict()),
-  /** Emits the current status at once, then every change. */
-  'engine.watch': stream<EngineStatus>()(z.object({}).strict()),
-  'attachments.add': call<AttachmentInfo>()(
-    z
-      .object({
-        name: z.string().max(512).default('image'),
-        mimeType: z.string().max(128).default(''),
-        data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= MAX_IMAGE_BYTES, {
-          message: `Images are limited to ${MAX_IMAGE_BYTES / 1024 / 1024} MB`,
-        }),
-      })
-      .strict(),
-  ),
-  /** Streams one assistant answer for a conversation. Cancelling the stream stops generation. */
-  'chat.generate': stream<GenerateEvent>()(
-    z
-      .object({
-        conversationId: z.string().min(1).max(128),
-        system: z.string().max(20_000).default(''),
-        turns: z.array(chatTurnSchema).min(1).max(10_000),
-        params: generationParams.default(() => generationParams.parse({})),
-      })
-      .strict()
-      .refine((v) => v.turns[v.turns.length - 1]?.role === 'user', {
-        message: 'The last turn must be a user message',
-        path: ['turns'],
-      }),
-  ),
+  ...coreContract,
+  ...chatContract,
 } as const;
 
 export type Contract = typeof contract;
-export type GenerationParams = z.output<typeof generationParams>;
-export type ChatTurn = z.output<typeof chatTurnSchema>;
+export { MAX_IMAGE_BYTES } from './contracts/core';
+export { chatTurnSchema, type ChatTurn, type GenerationParams } from './contracts/chat';

@@ -4,11 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pkg from '../../../package.json';
-import { createAttachmentStore } from '../../attachments/attachment-store';
-import { createBackendHandlers } from '../../backend/handlers';
+import { createBackend } from '../../backend/backend';
 import { createLocalEngine } from '../../engine/engine-host';
-import { contract } from '../../shared/contract';
-import { createDispatcher } from '../../shared/dispatcher';
 import { generateApiKey } from '../../server/auth';
 import { startHttpServer } from '../../server/http-server';
 
@@ -77,16 +74,12 @@ export async function run(argv: string[]): Promise<number> {
     cpuOnly: values.cpu,
     ...(values.verbose ? { onLog: (text: string) => process.stderr.write(text) } : {}),
   });
-  const handlers = createBackendHandlers({
-    engine,
-    attachments: createAttachmentStore(dataDir),
-    app: { name: 'FireLLaVA', version: pkg.version },
-  });
+  const backend = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: pkg.version } });
 
   let server;
   try {
     server = await startHttpServer(values.host, port, {
-      dispatcher: createDispatcher(contract, handlers),
+      dispatcher: backend.dispatcher,
       apiKey,
       staticDir,
       allowedHosts: values['allowed-host'] ?? [],

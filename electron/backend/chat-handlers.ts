@@ -1,0 +1,26 @@
+// Stateless generation: the caller sends the turns, the engine streams the answer.
+import type { AttachmentStore } from '../attachments/attachment-store';
+import type { Engine, EngineTurn } from '../engine/engine';
+import type { chatContract } from '../shared/contracts/chat';
+import type { Handlers } from '../shared/dispatcher';
+
+export function createChatHandlers(deps: { engine: Engine; attachments: AttachmentStore }): Handlers<typeof chatContract> {
+  const { engine, attachments } = deps;
+  return {
+    'chat.generate': async (input, emit, signal) => {
+      const turns: EngineTurn[] = [];
+      for (const turn of input.turns) {
+        const images = [];
+        for (const id of turn.attachmentIds) images.push({ id, path: await attachments.pathOf(id) });
+        turns.push({ role: turn.role, text: turn.text, images });
+      }
+      // The engine streams phase/image/delta events and returns the terminal one.
+      const last = await engine.generate(
+        { conversationId: input.conversationId, system: input.system, turns, params: input.params },
+        emit,
+        signal,
+      );
+      emit(last);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// App, engine status and attachments.
+import { z } from 'zod';
+import { call, stream } from '../contract-kit';
+import type { AppInfo, AttachmentInfo, EngineStatus } from '../types';
+
+/** Raw image bytes from paste, drop or file pick. Capped here so no transport buffers more. */
+export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+
+export const coreContract = {
+  'app.info': call<AppInfo>()(z.object({}).strict()),
+  'engine.status': call<EngineStatus>()(z.object({}).strict()),
+  /** Emits the current status at once, then every change. */
+  'engine.watch': stream<EngineStatus>()(z.object({}).strict()),
+  'attachments.add': call<AttachmentInfo>()(
+    z
+      .object({
+        name: z.string().max(512).default('image'),
+        mimeType: z.string().max(128).default(''),
+        data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= MAX_IMAGE_BYTES, {
+          message: `Images are limited to ${MAX_IMAGE_BYTES / 1024 / 1024} MB`,
+        }),
+      })
+      .strict(),
+  ),
+} as const;
