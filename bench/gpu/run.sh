@@ -10,7 +10,7 @@ exec > >(tee "$OUT/run.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 ls /proc/driver/nvidia/version >/dev/null 2>&1 && echo "nvidia driver: yes"
 ldconfig -p | grep -E "libcudart|libcublas" | head -4 || true
-for f in .gl/*.deb; do dpkg -x "$f" /; done
+[ -n "${SKIP_GL:-}" ] || for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
 if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json

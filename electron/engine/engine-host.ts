@@ -4,9 +4,11 @@ import path from 'node:path';
 import { fail, ok, type AppError, type Result } from '../shared/errors';
 import type { EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
 import type { Engine, GenerateRequest, ModelPair } from './engine';
+import { parseDeviceNames } from './device-names';
 import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
 import { validateModelPair, type ModelPairInfo } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
+import { formatRawPrompt } from './raw-prompt';
 import { spawnNodeWorker, type SpawnWorker, type WorkerProcess } from './worker-process';
 import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerEvent, WorkerToHost } from './worker-protocol';
 
@@ -116,6 +118,10 @@ export class LocalEngine implements Engine {
     this.killWorker();
   }
 
+  queueLength(): number {
+    return this.chainBusy;
+  }
+
   /** Test and benchmark hook: the worker's pid, to kill it from outside. */
   workerPid(): number | undefined {
     return this.worker?.pid;
@@ -163,7 +169,9 @@ export class LocalEngine implements Engine {
         fallbackReason = devices.error.message;
         continue;
       }
-      const gpu = this.options.cpuOnly ? undefined : usableGpus(devices.value.devices)[0];
+      const names = parseDeviceNames(this.outputTail);
+      const named = devices.value.devices.map((d) => ({ ...d, name: names.get(d.name) ?? d.name }));
+      const gpu = this.options.cpuOnly ? undefined : usableGpus(named)[0];
       const isCpuBuild = variant === 'default' && platform !== 'darwin';
       if (!gpu && !isCpuBuild) continue;
       const plan: GpuPlan = gpu
@@ -238,7 +246,8 @@ export class LocalEngine implements Engine {
       if (this.readyStatus) this.setStatus(this.readyStatus);
     }
 
-    const formatted = formatFireLlavaPrompt(request.system, request.turns);
+    const formatted =
+      request.rawPrompt !== undefined ? formatRawPrompt(request.rawPrompt, request.turns) : formatFireLlavaPrompt(request.system, request.turns);
     onEvent({ type: 'image', attachmentId: formatted.usedImageId, ignoredAttachmentIds: formatted.ignoredImageIds });
 
     let ttftMs: number | null = null;
