@@ -1,60 +1,163 @@
-// Content-addressed image store: <dataDir>/attachments/<sha256>.<ext>. The id is the hash, so the
-// same image pasted twice is stored once and an id can never name a path outside the folder.
+// Content-addressed image store: <dataDir>/attachments/<sha256>.<png|jpg> plus a JPEG thumbnail in
+// thumbs/<sha256>.jpg. Every image is decoded and re-encoded before it is kept: that drops EXIF/GPS
+// and other metadata, proves the bytes decode, and turns WebP/GIF/BMP (which llama.cpp's loader
+// cannot always read) into PNG. The id is the hash of the stored file, so it dedupes and can never
+// name a path outside the folder.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import sharp, { type Sharp } from 'sharp';
 import type { AttachmentInfo } from '../shared/types';
 import { AppErrorException } from '../shared/errors';
-import { IMAGE_EXTENSIONS, inspectImage } from './image-inspect';
+import { decodeBmp } from './bmp-decode';
+import { inspectImage, MAX_ATTACHMENT_PIXELS } from './image-inspect';
 
 export const ATTACHMENT_ID = /^[a-f0-9]{64}$/;
+export const THUMBNAIL_SIZE = 256;
+/** What we write; older stores may hold other extensions, which pathOf still finds. */
+const STORED_EXTENSIONS = ['png', 'jpg', 'gif', 'webp', 'bmp'] as const;
+const MIME_OF: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp' };
+
+export type AttachmentVariant = 'full' | 'thumb';
 
 export interface AttachmentStore {
   readonly dir: string;
-  /** Inspects, then stores; throws AppErrorException (IMAGE_INVALID, IMAGE_TOO_LARGE). */
+  /** Checks, re-encodes, then stores; throws AppErrorException (IMAGE_INVALID, IMAGE_TOO_LARGE). */
   add(data: Uint8Array): Promise<AttachmentInfo>;
   /** Absolute path of a stored attachment; INVALID_INPUT for a malformed id, NOT_FOUND if absent. */
   pathOf(id: string): Promise<string>;
+  /** Facts about a stored attachment (read from the file). */
+  info(id: string): Promise<AttachmentInfo>;
+  /** Deletes stored files whose id is not in `keep` and that are older than `minAgeMs` (fresh ones may be in a composer). */
+  collect(keep: ReadonlySet<string>, minAgeMs?: number): Promise<number>;
+}
+
+const invalidId = (): AppErrorException => new AppErrorException({ code: 'INVALID_INPUT', message: 'An attachment id is 64 lowercase hex characters' });
+
+/**
+ * Maps an id to its file inside `dir` (the attachments folder) or null. For the Electron protocol
+ * handler and the headless server route: nothing but a well-formed id ever reaches the file system.
+ */
+export async function resolveAttachmentFile(dir: string, id: string, variant: AttachmentVariant = 'full'): Promise<{ path: string; mimeType: string } | null> {
+  if (typeof id !== 'string' || !ATTACHMENT_ID.test(id)) return null;
+  const root = path.resolve(dir);
+  if (variant === 'thumb') {
+    const thumb = path.join(root, 'thumbs', `${id}.jpg`);
+    if (await isFile(thumb)) return { path: thumb, mimeType: 'image/jpeg' };
+  }
+  for (const ext of STORED_EXTENSIONS) {
+    const candidate = path.join(root, `${id}.${ext}`);
+    if (await isFile(candidate)) return { path: candidate, mimeType: MIME_OF[ext]! };
+  }
+  return null;
+}
+
+const decodeError = (err: unknown): AppErrorException => {
+  const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
+  return new AppErrorException({ code: 'IMAGE_INVALID', message: `The image could not be decoded (${reason}).` });
+};
+
+/** Decoded and re-encoded bytes: JPEG stays JPEG (photos), everything else becomes PNG. */
+export async function reencodeImage(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png' | 'jpg'; width: number; height: number; thumbnail: Buffer }> {
+  const facts = inspectImage(data); // structure and size limits before any decoding
+  const input = (): Sharp => {
+    if (facts.format === 'bmp') {
+      const raw = decodeBmp(data);
+      return sharp(raw.pixels, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+    }
+    return sharp(data, { limitInputPixels: MAX_ATTACHMENT_PIXELS, failOn: 'error', animated: false });
+  };
+  try {
+    // rotate() applies the EXIF orientation, which is about to be stripped with the rest of the metadata.
+    const base = input().rotate();
+    const ext = facts.format === 'jpeg' ? 'jpg' : 'png';
+    const { data: bytes, info } =
+      ext === 'jpg' ? await base.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toBuffer({ resolveWithObject: true }) : await base.png({ compressionLevel: 6 }).toBuffer({ resolveWithObject: true });
+    const thumbnail = await sharp(bytes)
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    return { bytes, ext, width: info.width, height: info.height, thumbnail };
+  } catch (err) {
+    if (err instanceof AppErrorException) throw err;
+    throw decodeError(err);
+  }
 }
 
 export function createAttachmentStore(dataDir: string): AttachmentStore {
   const dir = path.resolve(dataDir, 'attachments');
+  const thumbs = path.join(dir, 'thumbs');
 
-  return {
+  const writeAtomic = async (target: string, bytes: Uint8Array): Promise<void> => {
+    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.writeFile(temp, bytes, { flag: 'wx' });
+      await fs.rename(temp, target); // readers never see a half-written image
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+  };
+
+  const store: AttachmentStore = {
     dir,
 
     async add(data) {
-      const facts = inspectImage(data);
-      const id = createHash('sha256').update(data).digest('hex');
-      const target = path.join(dir, `${id}.${facts.ext}`);
-      const info: AttachmentInfo = { id, mimeType: facts.mimeType, byteLength: data.byteLength, width: facts.width, height: facts.height };
-      if (await exists(target)) return info;
-      await fs.mkdir(dir, { recursive: true });
-      const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-      try {
-        await fs.writeFile(temp, data, { flag: 'wx' });
-        await fs.rename(temp, target); // atomic: readers never see a half-written image
-      } catch (err) {
-        await fs.rm(temp, { force: true });
-        throw err;
+      const image = await reencodeImage(data);
+      const id = createHash('sha256').update(image.bytes).digest('hex');
+      const target = path.join(dir, `${id}.${image.ext}`);
+      const info: AttachmentInfo = { id, mimeType: MIME_OF[image.ext]!, byteLength: image.bytes.byteLength, width: image.width, height: image.height };
+      if (await isFile(target)) {
+        await fs.utimes(target, new Date(), new Date()).catch(() => undefined); // fresh again for collect()
+        return info;
       }
+      await fs.mkdir(thumbs, { recursive: true });
+      await writeAtomic(path.join(thumbs, `${id}.jpg`), image.thumbnail);
+      await writeAtomic(target, image.bytes);
       return info;
     },
 
     async pathOf(id) {
-      if (typeof id !== 'string' || !ATTACHMENT_ID.test(id)) {
-        throw new AppErrorException({ code: 'INVALID_INPUT', message: 'An attachment id is 64 lowercase hex characters' });
+      if (typeof id !== 'string' || !ATTACHMENT_ID.test(id)) throw invalidId();
+      const found = await resolveAttachmentFile(dir, id);
+      if (!found) throw new AppErrorException({ code: 'NOT_FOUND', message: `Attachment ${id.slice(0, 12)}… is not stored; attach the image again` });
+      return found.path;
+    },
+
+    async info(id) {
+      const file = await store.pathOf(id);
+      const [meta, stat] = await Promise.all([sharp(file).metadata(), fs.stat(file)]);
+      const ext = path.extname(file).slice(1);
+      return { id, mimeType: MIME_OF[ext] ?? 'application/octet-stream', byteLength: stat.size, width: meta.width ?? 0, height: meta.height ?? 0 };
+    },
+
+    async collect(keep, minAgeMs = 60 * 60 * 1000) {
+      let names: string[];
+      try {
+        names = await fs.readdir(dir);
+      } catch {
+        return 0;
       }
-      for (const ext of IMAGE_EXTENSIONS) {
-        const candidate = path.join(dir, `${id}.${ext}`);
-        if (await exists(candidate)) return candidate;
+      let removed = 0;
+      const cutoff = Date.now() - minAgeMs;
+      for (const name of names) {
+        const m = /^([a-f0-9]{64})\.[a-z]+$/.exec(name);
+        if (!m || keep.has(m[1]!)) continue;
+        const file = path.join(dir, name);
+        const stat = await fs.stat(file).catch(() => null);
+        if (!stat?.isFile() || stat.mtimeMs > cutoff) continue;
+        await fs.rm(file, { force: true });
+        await fs.rm(path.join(thumbs, `${m[1]}.jpg`), { force: true });
+        removed++;
       }
-      throw new AppErrorException({ code: 'NOT_FOUND', message: `Attachment ${id.slice(0, 12)}… is not stored; attach the image again` });
+      return removed;
     },
   };
+  return store;
 }
 
-async function exists(file: string): Promise<boolean> {
+async function isFile(file: string): Promise<boolean> {
   try {
     return (await fs.stat(file)).isFile();
   } catch {

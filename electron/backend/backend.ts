@@ -1,6 +1,9 @@
 // Composition of the backend services behind the contract. The Electron main process, the
 // headless server and the benchmark all build the backend here, so they run the same code.
-import { createAttachmentStore } from '../attachments/attachment-store';
+import path from 'node:path';
+import { createAttachmentStore, resolveAttachmentFile, type AttachmentStore, type AttachmentVariant } from '../attachments/attachment-store';
+import { ChatService } from '../chat/chat-service';
+import { HistoryStore } from '../store/history-store';
 import type { Engine } from '../engine/engine';
 import { contract, type Contract } from '../shared/contract';
 import { createDispatcher, type Dispatcher, type Handlers } from '../shared/dispatcher';
@@ -10,14 +13,34 @@ export interface BackendOptions {
   dataDir: string;
   engine: Engine;
   app: { name: string; version: string };
+  /** Chat history database; default <dataDir>/history.sqlite. */
+  databasePath?: string;
 }
 
 export interface Backend {
   handlers: Handlers<Contract>;
   dispatcher: Dispatcher;
+  history: HistoryStore;
+  chat: ChatService;
+  attachments: AttachmentStore;
+  /** For the headless server's image route and Electron's protocol: id → file inside the attachments folder. */
+  attachmentFile(id: string, variant: AttachmentVariant): Promise<{ path: string; mimeType: string } | null>;
+  /** Closes the database (answers still streaming are marked interrupted on the next start). */
+  close(): void;
 }
 
-export function createBackend({ dataDir, engine, app }: BackendOptions): Backend {
-  const handlers = createBackendHandlers({ engine, attachments: createAttachmentStore(dataDir), app });
-  return { handlers, dispatcher: createDispatcher(contract, handlers) };
+export function createBackend({ dataDir, engine, app, databasePath }: BackendOptions): Backend {
+  const attachments = createAttachmentStore(dataDir);
+  const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
+  const chat = new ChatService({ store: history, engine, attachments });
+  const handlers = createBackendHandlers({ engine, attachments, app, history, chat });
+  return {
+    handlers,
+    dispatcher: createDispatcher(contract, handlers),
+    history,
+    chat,
+    attachments,
+    attachmentFile: (id, variant) => resolveAttachmentFile(attachments.dir, id, variant),
+    close: () => history.close(),
+  };
 }

@@ -6,16 +6,29 @@ import type { Contract } from '../shared/contract';
 import type { Handlers } from '../shared/dispatcher';
 import { createChatHandlers } from './chat-handlers';
 import { createCoreHandlers } from './core-handlers';
+import { ChatService } from '../chat/chat-service';
+import { HistoryStore } from '../store/history-store';
+import { createConversationHandlers } from './conversation-handlers';
 
 export interface BackendDeps {
   engine: Engine;
   attachments: AttachmentStore;
   app: { name: string; version: string };
+  /** Chat history; an in-memory one when absent (transport tests). */
+  history?: HistoryStore;
+  chat?: ChatService;
 }
 
 export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
   return {
     ...createCoreHandlers(deps),
     ...createChatHandlers(deps),
+    ...conversationHandlers(deps),
   };
+}
+
+function conversationHandlers(deps: BackendDeps): ReturnType<typeof createConversationHandlers> {
+  const history = deps.history ?? HistoryStore.open(':memory:');
+  const chat = deps.chat ?? new ChatService({ store: history, engine: deps.engine, attachments: deps.attachments });
+  return createConversationHandlers({ history, chat });
 }

@@ -1,5 +1,6 @@
 // The HTTP transport of the headless server: POST /rpc/<name> for calls (JSON) and streams
 // (Server-Sent Events), plus the static renderer. Everything behind the key and the Host check.
+import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
@@ -22,6 +23,8 @@ export interface HttpHandlerOptions {
   maxBodyBytes?: number;
   /** SSE comment interval; keeps proxies from timing out and notices dead clients. */
   heartbeatMs?: number;
+  /** Attachment images for the UI at /attachments/<id>[/thumb]; only ids, never paths, reach it. */
+  attachmentFile?: (id: string, variant: 'full' | 'thumb') => Promise<{ path: string; mimeType: string } | null>;
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -194,6 +197,8 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       return handleRpc(req, res, name);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
+    const image = /^\/attachments\/([a-f0-9]{64})(\/thumb)?$/.exec(url.pathname);
+    if (image && options.attachmentFile) return serveAttachment(req, res, await options.attachmentFile(image[1]!, image[2] ? 'thumb' : 'full'));
     if (!staticDir) return sendText(res, 404, 'Not found');
     return serveStatic(req, res, staticDir, url.pathname);
   };
@@ -238,4 +243,24 @@ export async function startHttpServer(host: string, port: number, options: HttpH
         server.closeAllConnections(); // ends open SSE streams, which aborts their handlers
       }),
   };
+}
+
+/** Content-addressed, so a URL's bytes never change: cache for good. */
+function serveAttachment(req: IncomingMessage, res: ServerResponse, file: { path: string; mimeType: string } | null): void {
+  if (!file) {
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found');
+    return;
+  }
+  const stream = createReadStream(file.path);
+  stream.once('error', () => {
+    if (!res.headersSent) res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found');
+    else res.destroy();
+  });
+  stream.once('open', () => {
+    res.writeHead(200, { 'Content-Type': file.mimeType, 'Cache-Control': 'private, max-age=31536000, immutable' });
+    if (req.method === 'HEAD') {
+      stream.destroy();
+      res.end();
+    } else stream.pipe(res);
+  });
 }

@@ -3,10 +3,12 @@
 // its calls in contracts/<domain>.ts; this file only joins them.
 import { chatContract } from './contracts/chat';
 import { coreContract } from './contracts/core';
+import { conversationsContract } from './contracts/conversations';
 
 export const contract = {
   ...coreContract,
   ...chatContract,
+  ...conversationsContract,
 } as const;
 
 export type Contract = typeof contract;

@@ -1,8 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAttachmentStore } from '../../electron/attachments/attachment-store';
+import sharp from 'sharp';
+import { createAttachmentStore, resolveAttachmentFile } from '../../electron/attachments/attachment-store';
 import { inspectImage, MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
 import { AppErrorException, type AppError } from '../../electron/shared/errors';
 import { makeBmp, makeGif, makeJpeg, makePng, makePngHeaderOnly, makeWebp } from '../helpers/test-images';
@@ -87,18 +89,90 @@ describe('attachment store', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('stores by content hash and dedupes', async () => {
+  it('stores a re-encoded copy by content hash, with a thumbnail, and dedupes', async () => {
     const store = createAttachmentStore(tempDir());
     const png = makePng(28, 28, 1);
     const a = await store.add(png);
     const b = await store.add(new Uint8Array(png));
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ mimeType: 'image/png', byteLength: png.length, width: 28, height: 28 });
+    expect(a).toMatchObject({ mimeType: 'image/png', width: 28, height: 28 });
     expect(a.id).toMatch(/^[a-f0-9]{64}$/);
-    expect(readdirSync(store.dir)).toEqual([`${a.id}.png`]);
+    const stored = readFileSync(path.join(store.dir, `${a.id}.png`));
+    expect(a.byteLength).toBe(stored.length);
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(a.id); // named by what is on disk
+    expect(readdirSync(store.dir).sort()).toEqual([`${a.id}.png`, 'thumbs']);
+    expect(readdirSync(path.join(store.dir, 'thumbs'))).toEqual([`${a.id}.jpg`]);
     expect(await store.pathOf(a.id)).toBe(path.join(store.dir, `${a.id}.png`));
-    const c = await store.add(makeJpeg());
-    expect(readdirSync(store.dir).sort()).toEqual([`${a.id}.png`, `${c.id}.jpg`].sort());
+    const jpeg = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#c33' } }).jpeg().toBuffer();
+    const c = await store.add(jpeg);
+    expect(c).toMatchObject({ mimeType: 'image/jpeg', width: 40, height: 30 });
+    expect(readdirSync(store.dir).sort()).toEqual([`${a.id}.png`, `${c.id}.jpg`, 'thumbs'].sort());
+    expect(await store.info(c.id)).toEqual(c);
+  });
+
+  it('removes EXIF and GPS metadata and applies the orientation first', async () => {
+    const store = createAttachmentStore(tempDir());
+    const photo = await sharp({ create: { width: 60, height: 20, channels: 3, background: '#3a6' } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .withExif({ IFD0: { Make: 'SpyCam' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 24/1' } })
+      .toBuffer();
+    expect(photo.includes(Buffer.from('SpyCam'))).toBe(true);
+    expect((await sharp(photo).metadata()).orientation).toBe(6);
+    const info = await store.add(photo);
+    const stored = readFileSync(await store.pathOf(info.id));
+    const meta = await sharp(stored).metadata();
+    expect(meta.exif).toBeUndefined();
+    expect(meta.orientation).toBeUndefined();
+    expect(stored.includes(Buffer.from('SpyCam'))).toBe(false);
+    expect(stored.includes(Buffer.from('GPS'))).toBe(false);
+    expect({ width: info.width, height: info.height }).toEqual({ width: 20, height: 60 }); // rotated upright
+  });
+
+  it('converts WebP, GIF and BMP to PNG the engine can read, thumbnail at most 256 px', async () => {
+    const store = createAttachmentStore(tempDir());
+    const webp = await sharp({ create: { width: 600, height: 300, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } } }).webp().toBuffer();
+    const w = await store.add(webp);
+    expect(w).toMatchObject({ mimeType: 'image/png', width: 600, height: 300 });
+    expect((await store.pathOf(w.id)).endsWith('.png')).toBe(true);
+    const thumb = await resolveAttachmentFile(store.dir, w.id, 'thumb');
+    expect(thumb?.mimeType).toBe('image/jpeg');
+    expect(await sharp(thumb!.path).metadata()).toMatchObject({ width: 256, height: 128, format: 'jpeg' });
+    const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).gif().toBuffer();
+    expect((await store.add(gif)).mimeType).toBe('image/png');
+    const bmp = makeBmp(4, 4);
+    bmp.fill(0xff, 54); // white pixels
+    const b = await store.add(bmp);
+    expect(b).toMatchObject({ mimeType: 'image/png', width: 4, height: 4 });
+    expect((await sharp(await store.pathOf(b.id)).raw().toBuffer()).every((v) => v === 255)).toBe(true);
+  });
+
+  it('refuses bytes that look like an image but do not decode, storing nothing', async () => {
+    const dir = tempDir();
+    const store = createAttachmentStore(dir);
+    const e = await asyncErrorOf(store.add(makeJpeg()));
+    expect(e.code).toBe('IMAGE_INVALID');
+    expect(e.message).toMatch(/could not be decoded/);
+    expect(existsSync(store.dir)).toBe(false);
+  });
+
+  it('resolves ids to files only inside the folder, for the image route and protocol', async () => {
+    const store = createAttachmentStore(tempDir());
+    const a = await store.add(makePng(28, 28, 2));
+    expect(await resolveAttachmentFile(store.dir, a.id)).toEqual({ path: path.join(store.dir, `${a.id}.png`), mimeType: 'image/png' });
+    for (const id of ['../history.sqlite', `${a.id}/../../x`, `${a.id}.png`, a.id.toUpperCase(), '']) {
+      expect(await resolveAttachmentFile(store.dir, id)).toBeNull();
+    }
+  });
+
+  it('collects files no message refers to, but not fresh ones', async () => {
+    const store = createAttachmentStore(tempDir());
+    const keep = await store.add(makePng(28, 28, 3));
+    const drop = await store.add(makePng(28, 28, 4));
+    expect(await store.collect(new Set([keep.id]))).toBe(0); // an hour of grace for images still in a composer
+    expect(await store.collect(new Set([keep.id]), 0)).toBe(1);
+    expect(await resolveAttachmentFile(store.dir, drop.id, 'thumb')).toBeNull();
+    expect(await store.pathOf(keep.id)).toMatch(/\.png$/);
   });
 
   it('stores nothing for a rejected image', async () => {

@@ -52,6 +52,20 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'engine.watch': { follow: true },
   'attachments.add': { name: 'x.png', data: 'not bytes' },
   'chat.generate': { conversationId: 'c1', turns: [{ role: 'assistant', text: 'hi' }] },
+  'conversations.list': { limit: 0 },
+  'conversations.create': { title: 7 },
+  'conversations.get': { id: '../etc' },
+  'conversations.rename': { id: 'c1', title: '   ' },
+  'conversations.settings': { id: 'c1', params: { temperature: 5 } },
+  'conversations.delete': {},
+  'conversations.restore': { id: '' },
+  'conversations.emptyTrash': { now: true },
+  'conversations.search': { query: '' },
+  'messages.switchVersion': { messageId: -1 },
+  'messages.send': { text: '   ' },
+  'messages.regenerate': { messageId: 'x' },
+  'messages.edit': { messageId: 1.5, text: 'x' },
+  'messages.stop': { conversationId: 'a b' },
 };
 
 export const GOOD_GENERATE = {

@@ -83,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       apiKey,
       staticDir,
       allowedHosts: values['allowed-host'] ?? [],
+      attachmentFile: backend.attachmentFile,
     });
   } catch (err) {
     await engine.dispose();
@@ -116,5 +117,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   await Promise.all([server.close(), engine.dispose()]);
+  backend.close();
   return 0;
 }

@@ -1,0 +1,31 @@
+// Persistent conversations: thin mapping from the contract onto the history store and chat service.
+import type { ChatService } from '../chat/chat-service';
+import type { conversationsContract } from '../shared/contracts/conversations';
+import type { Handlers } from '../shared/dispatcher';
+import type { HistoryStore } from '../store/history-store';
+
+export function createConversationHandlers(deps: { history: HistoryStore; chat: ChatService }): Handlers<typeof conversationsContract> {
+  const { history, chat } = deps;
+  return {
+    'conversations.list': async ({ trash, limit }) => history.listConversations({ trash, limit }),
+    'conversations.create': async ({ title }) => history.createConversation(title),
+    'conversations.get': async ({ id }) => history.getConversation(id),
+    'conversations.rename': async ({ id, title }) => history.rename(id, title),
+    'conversations.settings': async ({ id, system, params }) => {
+      history.updateSettings(id, { ...(system !== undefined ? { system } : {}), ...(params ? { params } : {}) });
+      return history.getConversation(id);
+    },
+    'conversations.delete': async ({ id }) => {
+      chat.stop(id);
+      return history.trash(id);
+    },
+    'conversations.restore': async ({ id }) => history.restore(id),
+    'conversations.emptyTrash': async () => chat.emptyTrash(),
+    'conversations.search': async ({ query, limit }) => history.search(query, limit),
+    'messages.switchVersion': async ({ messageId }) => history.getConversation(history.switchVersion(messageId)),
+    'messages.send': (input, emit, signal) => chat.send(input, emit, signal),
+    'messages.regenerate': ({ messageId }, emit, signal) => chat.regenerate(messageId, emit, signal),
+    'messages.edit': (input, emit, signal) => chat.edit(input, emit, signal),
+    'messages.stop': async ({ conversationId }) => ({ stopped: chat.stop(conversationId) }),
+  };
+}

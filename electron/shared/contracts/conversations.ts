@@ -1,0 +1,137 @@
+// Persistent chat: conversations, branching messages, search, trash. Generation calls stream
+// ChatEvents while the backend writes the answer to the database as it arrives.
+import { z } from 'zod';
+import { call, stream } from '../contract-kit';
+import type { FinishReason, GeneratePhase } from '../types';
+
+export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'interrupted' | 'error';
+
+export interface MessageAttachment {
+  id: string;
+  name: string;
+  mimeType: string;
+  width: number;
+  height: number;
+  byteLength: number;
+}
+
+export interface MessageStats {
+  finishReason: FinishReason;
+  completionTokens: number;
+  tokensPerSecond: number;
+  ttftMs: number;
+  totalMs: number;
+}
+
+export interface MessageView {
+  id: number;
+  conversationId: string;
+  parentId: number | null;
+  role: 'user' | 'assistant';
+  text: string;
+  status: MessageStatus;
+  error: string | null;
+  stats: MessageStats | null;
+  createdAt: number;
+  updatedAt: number;
+  attachments: MessageAttachment[];
+  /** This message among its siblings (same parent): regenerations and edits. ids are oldest first. */
+  versions: { index: number; ids: number[] };
+}
+
+export interface ConversationSettings {
+  system: string;
+  params: { temperature?: number; maxTokens?: number; seed?: number };
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
+export interface ConversationView {
+  conversation: ConversationSummary & ConversationSettings;
+  /** The visible branch, root first. */
+  messages: MessageView[];
+}
+
+export interface SearchHit {
+  conversationId: string;
+  conversationTitle: string;
+  messageId: number;
+  role: 'user' | 'assistant';
+  /** Plain text around the match; the matched words are between \u0002 and \u0003. */
+  snippet: string;
+  createdAt: number;
+}
+
+export type ChatEvent =
+  | { type: 'conversation'; conversation: ConversationSummary }
+  /** A row was written: the user message, then the assistant message (status streaming). */
+  | { type: 'message'; message: MessageView }
+  | { type: 'phase'; phase: GeneratePhase }
+  | { type: 'image'; attachmentId: string | null; ignoredAttachmentIds: string[] }
+  | { type: 'delta'; messageId: number; text: string }
+  /** The assistant message in its final state (complete, stopped or error). */
+  | { type: 'finished'; message: MessageView };
+
+const conversationId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a conversation id');
+const messageId = z.number().int().positive();
+const attachmentRef = z
+  .object({ id: z.string().regex(/^[a-f0-9]{64}$/, 'not an attachment id'), name: z.string().max(512).default('') })
+  .strict();
+const settingsParams = z
+  .object({
+    temperature: z.number().min(0).max(2).optional(),
+    maxTokens: z.number().int().min(1).max(32_768).optional(),
+    seed: z.number().int().min(-1).max(2 ** 31 - 1).optional(),
+  })
+  .strict();
+const messageText = z.string().max(200_000);
+
+export const conversationsContract = {
+  'conversations.list': call<ConversationSummary[]>()(
+    z.object({ trash: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(500) }).strict(),
+  ),
+  'conversations.create': call<ConversationSummary>()(z.object({ title: z.string().max(200).default('') }).strict()),
+  'conversations.get': call<ConversationView>()(z.object({ id: conversationId }).strict()),
+  'conversations.rename': call<ConversationSummary>()(z.object({ id: conversationId, title: z.string().trim().min(1).max(200) }).strict()),
+  'conversations.settings': call<ConversationView>()(
+    z.object({ id: conversationId, system: z.string().max(20_000).optional(), params: settingsParams.optional() }).strict(),
+  ),
+  /** Moves to the trash; `conversations.restore` undoes it. */
+  'conversations.delete': call<ConversationSummary>()(z.object({ id: conversationId }).strict()),
+  'conversations.restore': call<ConversationSummary>()(z.object({ id: conversationId }).strict()),
+  /** Deletes trashed conversations for good and removes image files nothing refers to any more. */
+  'conversations.emptyTrash': call<{ conversations: number; files: number }>()(z.object({}).strict()),
+  'conversations.search': call<SearchHit[]>()(
+    z.object({ query: z.string().trim().min(1).max(500), limit: z.number().int().min(1).max(200).default(50) }).strict(),
+  ),
+  /** Shows another version of a message (and the latest branch below it). */
+  'messages.switchVersion': call<ConversationView>()(z.object({ messageId }).strict()),
+  /** Adds a user message below `parentId` (default: the end of the visible branch) and streams the answer. */
+  'messages.send': stream<ChatEvent>()(
+    z
+      .object({
+        conversationId: conversationId.optional(),
+        parentId: messageId.nullable().optional(),
+        text: messageText,
+        attachments: z.array(attachmentRef).max(16).default([]),
+      })
+      .strict()
+      .refine((v) => v.text.trim() !== '' || v.attachments.length > 0, { message: 'Write a message or attach an image', path: ['text'] }),
+  ),
+  /** A new answer to the same user message, kept next to the old one as another version. */
+  'messages.regenerate': stream<ChatEvent>()(z.object({ messageId }).strict()),
+  /** A new version of a user message, answered afresh; the old version stays reachable. */
+  'messages.edit': stream<ChatEvent>()(
+    z
+      .object({ messageId, text: messageText, attachments: z.array(attachmentRef).max(16).optional() })
+      .strict(),
+  ),
+  /** Stops the answer being written in a conversation, whichever client started it. */
+  'messages.stop': call<{ stopped: boolean }>()(z.object({ conversationId }).strict()),
+} as const;

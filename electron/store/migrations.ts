@@ -1,0 +1,87 @@
+// Schema history. Each entry moves the database from version index to index+1 and never changes
+// once released: a new need is a new migration. PRAGMA user_version holds the applied count.
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database.Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'conversations, messages with parent links (branches), attachment metadata',
+    up(db) {
+      db.exec(`
+        CREATE TABLE conversations (
+          id TEXT PRIMARY KEY,
+          title TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          deleted_at INTEGER,
+          system TEXT NOT NULL DEFAULT '',
+          params TEXT NOT NULL DEFAULT '{}',
+          active_leaf_id INTEGER
+        );
+        CREATE INDEX conversations_by_recent ON conversations(deleted_at, updated_at DESC);
+
+        CREATE TABLE messages (
+          id INTEGER PRIMARY KEY,
+          conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+          parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+          role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+          text TEXT NOT NULL DEFAULT '',
+          status TEXT NOT NULL CHECK (status IN ('complete', 'streaming', 'stopped', 'interrupted', 'error')),
+          error TEXT,
+          stats TEXT,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+        CREATE INDEX messages_by_parent ON messages(parent_id);
+        CREATE INDEX messages_by_status ON messages(status) WHERE status = 'streaming';
+
+        CREATE TABLE attachments (
+          id TEXT PRIMARY KEY CHECK (length(id) = 64),
+          mime_type TEXT NOT NULL,
+          byte_length INTEGER NOT NULL,
+          width INTEGER NOT NULL,
+          height INTEGER NOT NULL
+        );
+        CREATE TABLE message_attachments (
+          message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+          position INTEGER NOT NULL,
+          attachment_id TEXT NOT NULL REFERENCES attachments(id),
+          name TEXT NOT NULL DEFAULT '',
+          PRIMARY KEY (message_id, position)
+        );
+        CREATE INDEX message_attachments_by_attachment ON message_attachments(attachment_id);
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'full-text search over message text (FTS5, kept in sync by triggers)',
+    up(db) {
+      db.exec(`
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+          text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+          INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+          INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+      `);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,205 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../electron/store/migrations';
+import { HistoryStore, toFtsQuery } from '../../electron/store/history-store';
+import { openDatabase } from '../../electron/store/open-database';
+import { AppErrorException } from '../../electron/shared/errors';
+
+const dirs: string[] = [];
+const tempDb = (): string => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'firellava-store-'));
+  dirs.push(d);
+  return path.join(d, 'history.sqlite');
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const att = (n: number) => ({ id: String(n).repeat(64).slice(0, 64), mimeType: 'image/png', byteLength: 100, width: 10, height: 10, name: `img${n}.png` });
+
+describe('schema and migrations', () => {
+  it('creates a new database at the current version with WAL and foreign keys', () => {
+    const file = tempDb();
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.backupPath).toBeNull(); // nothing to back up in a new file
+    store.close();
+  });
+
+  it('migration 1 makes conversations and messages with parent links, enforced by foreign keys', () => {
+    const { db } = openDatabase(tempDb(), { migrations: MIGRATIONS.slice(0, 1) });
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    expect(tables).toEqual(expect.arrayContaining(['conversations', 'messages', 'attachments', 'message_attachments']));
+    expect(tables).not.toContain('messages_fts');
+    expect(() => db.prepare("INSERT INTO messages (conversation_id, role, status, created_at, updated_at) VALUES ('nope', 'user', 'complete', 1, 1)").run()).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+
+  it('migration 2 indexes messages written under version 1, and backs the file up first', () => {
+    const file = tempDb();
+    const v1 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 1) }).db;
+    v1.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c1', 'Old chat', 1, 1)").run();
+    v1.prepare("INSERT INTO messages (conversation_id, role, text, status, created_at, updated_at) VALUES ('c1', 'assistant', 'a turquoise teapot', 'complete', 1, 1)").run();
+    v1.close();
+
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(store.search('turquoise').map((h) => h.conversationTitle)).toEqual(['Old chat']);
+    expect(store.backupPath).toMatch(/history\.sqlite\.v1-.*\.bak$/);
+    const backup = new Database(store.backupPath!, { readonly: true });
+    expect(backup.pragma('user_version', { simple: true })).toBe(1);
+    expect(backup.prepare('SELECT text FROM messages').get()).toEqual({ text: 'a turquoise teapot' });
+    backup.close();
+    store.close();
+  });
+
+  it('refuses a database from a newer version with a clear message and leaves it unchanged', () => {
+    const file = tempDb();
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const before = readFileSync(file);
+    let error: AppErrorException | undefined;
+    try {
+      HistoryStore.open(file);
+    } catch (err) {
+      error = err as AppErrorException;
+    }
+    expect(error?.error.message).toMatch(/written by a newer version of FireLLaVA \(schema 3; this version knows up to 2\)/);
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('refuses a file that is not a database, saying where it is', () => {
+    const file = tempDb();
+    writeFileSync(file, 'this is not sqlite at all, just text'.repeat(100));
+    expect(() => HistoryStore.open(file)).toThrow(/not a database/);
+    expect(existsSync(file)).toBe(true);
+  });
+});
+
+describe('history store', () => {
+  it('lists conversations newest first, hides trashed ones, and restores them (undo)', () => {
+    const store = HistoryStore.open(tempDb());
+    let t = 1000;
+    store.now = () => t++;
+    const a = store.createConversation('A');
+    const b = store.createConversation('B');
+    store.addMessage({ conversationId: a.id, parentId: null, role: 'user', text: 'hi', status: 'complete' });
+    expect(store.listConversations().map((c) => c.title)).toEqual(['A', 'B']);
+    store.trash(a.id);
+    expect(store.listConversations().map((c) => c.title)).toEqual(['B']);
+    expect(store.listConversations({ trash: true }).map((c) => c.title)).toEqual(['A']);
+    store.restore(a.id);
+    expect(store.listConversations().map((c) => c.title)).toEqual(['A', 'B']);
+    expect(store.getConversation(a.id).messages.map((m) => m.text)).toEqual(['hi']);
+    store.trash(b.id);
+    expect(store.emptyTrash()).toBe(1);
+    expect(() => store.getConversation(b.id)).toThrow(/does not exist/);
+    expect(store.rename(a.id, '  Renamed  ').title).toBe('Renamed');
+    expect(() => store.rename(a.id, '   ')).toThrow(/cannot be empty/);
+    store.close();
+  });
+
+  it('models regenerations and edits as sibling versions and switches between them', () => {
+    const store = HistoryStore.open(tempDb());
+    const c = store.createConversation('Branches');
+    const q1 = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'question v1', status: 'complete', attachments: [att(1)] });
+    const a1 = store.addMessage({ conversationId: c.id, parentId: q1.id, role: 'assistant', text: 'answer one', status: 'complete' });
+    const a2 = store.addMessage({ conversationId: c.id, parentId: q1.id, role: 'assistant', text: 'answer two', status: 'complete' });
+    let view = store.getConversation(c.id);
+    expect(view.messages.map((m) => m.text)).toEqual(['question v1', 'answer two']);
+    expect(view.messages[1]!.versions).toEqual({ index: 1, ids: [a1.id, a2.id] });
+    expect(view.messages[0]!.attachments).toEqual([att(1)]);
+
+    const q2 = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'question v2', status: 'complete' });
+    store.addMessage({ conversationId: c.id, parentId: q2.id, role: 'assistant', text: 'answer to v2', status: 'complete' });
+    view = store.getConversation(c.id);
+    expect(view.messages.map((m) => m.text)).toEqual(['question v2', 'answer to v2']);
+    expect(view.messages[0]!.versions).toEqual({ index: 1, ids: [q1.id, q2.id] });
+
+    // Back to the first question: its newest answer comes with it.
+    store.switchVersion(q1.id);
+    expect(store.getConversation(c.id).messages.map((m) => m.text)).toEqual(['question v1', 'answer two']);
+    store.switchVersion(a1.id);
+    expect(store.getConversation(c.id).messages.map((m) => m.text)).toEqual(['question v1', 'answer one']);
+    expect(store.pathTo(a1.id).map((m) => m.id)).toEqual([q1.id, a1.id]);
+    store.close();
+  });
+
+  it('refuses a parent from another conversation and messages in a trashed conversation', () => {
+    const store = HistoryStore.open(tempDb());
+    const a = store.createConversation('A');
+    const b = store.createConversation('B');
+    const m = store.addMessage({ conversationId: a.id, parentId: null, role: 'user', text: 'x', status: 'complete' });
+    expect(() => store.addMessage({ conversationId: b.id, parentId: m.id, role: 'assistant', text: '', status: 'streaming' })).toThrow(/does not exist/);
+    store.trash(b.id);
+    expect(() => store.addMessage({ conversationId: b.id, parentId: null, role: 'user', text: 'x', status: 'complete' })).toThrow(/trash/);
+    expect(store.getConversation(b.id).messages).toEqual([]);
+    store.close();
+  });
+
+  it('keeps full-text search in sync with inserts, streamed updates and deletes', () => {
+    const store = HistoryStore.open(tempDb());
+    const c = store.createConversation('Shoes');
+    const q = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'Describe these shoes', status: 'complete' });
+    const a = store.addMessage({ conversationId: c.id, parentId: q.id, role: 'assistant', text: '', status: 'streaming' });
+    expect(store.search('leather')).toEqual([]);
+    store.updateText(a.id, 'Brown leather boots with');
+    expect(store.search('leather').map((h) => h.messageId)).toEqual([a.id]);
+    store.finishMessage(a.id, { status: 'complete', text: 'Suede boots, waterproof.' });
+    expect(store.search('leather')).toEqual([]);
+    const hit = store.search('waterpr')[0]!; // prefix of the last word
+    expect(hit).toMatchObject({ conversationId: c.id, conversationTitle: 'Shoes', messageId: a.id, role: 'assistant' });
+    expect(hit.snippet).toContain('\u0002waterproof\u0003');
+    // Quotes and operators are words, not syntax errors.
+    expect(store.search('"boots" OR (NEAR')).toEqual([]);
+    expect(store.search('*** ---')).toEqual([]);
+    store.trash(c.id);
+    expect(store.search('suede')).toEqual([]);
+    store.restore(c.id);
+    expect(store.search('suede')).toHaveLength(1);
+    store.trash(c.id);
+    store.emptyTrash();
+    expect(store.db.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'suede'").get()).toEqual({ n: 0 });
+    store.close();
+  });
+
+  it('marks answers left streaming as interrupted, keeping their text', () => {
+    const file = tempDb();
+    const store = HistoryStore.open(file);
+    const c = store.createConversation('Crash');
+    const q = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'q', status: 'complete' });
+    const a = store.addMessage({ conversationId: c.id, parentId: q.id, role: 'assistant', text: '', status: 'streaming' });
+    store.updateText(a.id, 'half an ans');
+    store.close();
+    const again = HistoryStore.open(file);
+    expect(again.markInterrupted()).toBe(1);
+    expect(again.message(a.id)).toMatchObject({ status: 'interrupted', text: 'half an ans' });
+    expect(again.markInterrupted()).toBe(0);
+    again.close();
+  });
+
+  it('keeps attachment metadata only while a message refers to it', () => {
+    const store = HistoryStore.open(tempDb());
+    const c = store.createConversation('Pics');
+    store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: '', status: 'complete', attachments: [att(1), att(2)] });
+    expect([...store.referencedAttachmentIds()].sort()).toEqual([att(1).id, att(2).id]);
+    store.trash(c.id);
+    expect(store.referencedAttachmentIds().size).toBe(2); // undo must still find the images
+    store.emptyTrash();
+    expect(store.referencedAttachmentIds().size).toBe(0);
+    expect(store.db.prepare('SELECT count(*) AS n FROM attachments').get()).toEqual({ n: 0 });
+    store.close();
+  });
+
+  it('builds safe FTS queries from free text', () => {
+    expect(toFtsQuery('red  "shoe')).toBe('"red" "shoe"*');
+    expect(toFtsQuery('!!!')).toBeNull();
+  });
+});
