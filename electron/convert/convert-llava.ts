@@ -1,0 +1,417 @@
+// LLaVA-1.5 Hugging Face checkpoint -> the GGUF pair the engine runs: a "llama" language model
+// (F32/F16/Q8_0/Q4_0) and a "clip" mmproj with the mlp projector (F16). Tensors stream one row
+// block at a time from the shards through the quantizer into GgufWriter, so memory stays at a
+// few chunk buffers whatever the model size. Keys and tensor names follow llama.cpp
+// (convert_hf_to_gguf.py, tools/mtmd) and match electron/fixtures/tiny-llava.ts.
+import { mkdir, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GgmlType, tensorByteSize } from '../gguf/ggml-types';
+import { GgufWriter, kv, type GgufTensorSpec } from '../gguf/gguf-writer';
+import type { GgufKv } from '../gguf/gguf-reader';
+import { validateModelPair } from '../engine/model-validator';
+import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-checkpoint';
+import { encodeAs } from './quantize';
+import { CheckpointError, TensorReader, openCheckpoint, type CheckpointTensor } from './safetensors';
+
+export const QUANTS = ['f32', 'f16', 'q8_0', 'q4_0'] as const;
+export type Quant = (typeof QUANTS)[number];
+
+/** llama_ftype numbers for general.file_type. */
+const FILE_TYPE: Record<Quant, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+
+/** FireLLaVA's conversation format (what electron/engine/prompt-format.ts builds), for other tools. */
+export const FIRELLAVA_CHAT_TEMPLATE =
+  "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}\n\n" +
+  "{% elif message['role'] == 'user' %}USER: {{ message['content'] }}\n" +
+  "{% elif message['role'] == 'assistant' %}ASSISTANT: {{ message['content'] }}</s>\n" +
+  '{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}';
+
+export type ConvertPhase = 'inspect' | 'convert' | 'verify' | 'ready';
+
+export interface ConvertProgress {
+  phase: ConvertPhase;
+  /** Which output is being written (convert phase). */
+  file?: 'model' | 'mmproj';
+  tensor?: string;
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** Source bytes read so far / in all converted tensors. */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ConvertOptions {
+  from: string;
+  outDir: string;
+  quant: Quant;
+  /** Output file names (defaults: <name>-<quant>.gguf and mmproj-<name>-f16.gguf). */
+  modelFileName?: string;
+  mmprojFileName?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: ConvertProgress) => void;
+  /** fsync before the rename (default true). */
+  sync?: boolean;
+  /** Rows per chunk are chosen to stay near this many elements (default 4M). */
+  chunkElements?: number;
+  /** Test-only: skip the Q/K rotary permutation, producing a wrong model (negative control). */
+  unsafeSkipRotaryPermutation?: boolean;
+  /** Skip free-space check (tests on tmpfs). */
+  skipSpaceCheck?: boolean;
+}
+
+export interface ConvertResult {
+  model: string;
+  mmproj: string;
+  modelBytes: number;
+  mmprojBytes: number;
+  inputBytes: number;
+  seconds: number;
+}
+
+interface TensorJob extends GgufTensorSpec {
+  src: CheckpointTensor;
+  /** Heads to permute rows for (q_proj: n_head, k_proj: n_head_kv). */
+  permuteHeads?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotary permutation
+
+/**
+ * HF LLaMA checkpoints rotate pairs (i, i + d/2) within each head ("rotate_half"); llama.cpp
+ * rotates adjacent pairs (2i, 2i + 1). Reordering the output rows of q_proj/k_proj per head,
+ * new row 2j + i <- old row i * d/2 + j, makes both compute the same attention scores.
+ * `rows` must be whole heads.
+ */
+export function permuteRotaryRows(src: Float32Array, rows: number, rowLength: number, headDim: number, out = new Float32Array(src.length)): Float32Array {
+  if (rows % headDim !== 0 || headDim % 2 !== 0) throw new RangeError(`${rows} rows are not whole heads of ${headDim}`);
+  const half = headDim / 2;
+  for (let h = 0; h < rows / headDim; h++) {
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < half; j++) {
+        const from = (h * headDim + i * half + j) * rowLength;
+        const to = (h * headDim + 2 * j + i) * rowLength;
+        out.set(src.subarray(from, from + rowLength), to);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// planning
+
+function ggufDims(shape: number[]): number[] {
+  return shape.length === 0 ? [1] : [...shape].reverse();
+}
+
+function textType(quant: Quant, name: string, dims: number[]): number {
+  if (dims.length < 2 || quant === 'f32') return GgmlType.F32;
+  if (quant === 'f16') return GgmlType.F16;
+  if ((dims[0] as number) % 32 !== 0) return GgmlType.F16;
+  // llama.cpp keeps the output head at higher precision in 4-bit files (Q6_K there; Q8_0 here).
+  if (quant === 'q4_0') return name === 'output.weight' ? GgmlType.Q8_0 : GgmlType.Q4_0;
+  return GgmlType.Q8_0;
+}
+
+function planText(m: LlavaCheckpoint, quant: Quant): TensorJob[] {
+  const { text: h, layout: L, checkpoint: c } = m;
+  const hd = h.hidden / h.heads;
+  const kvDim = hd * h.kvHeads;
+  const jobs: TensorJob[] = [];
+  const add = (name: string, srcName: string, shape: number[], permuteHeads?: number): void => {
+    const src = c.tensors.get(srcName);
+    if (!src) throw new CheckpointError(`tensor ${srcName} is missing from the checkpoint`, 'MISSING_TENSOR');
+    expectShape(src, shape);
+    const dims = ggufDims(shape);
+    jobs.push({ name, dims, type: textType(quant, name, dims), src, ...(permuteHeads ? { permuteHeads } : {}) });
+  };
+  add('token_embd.weight', `${L.lm}embed_tokens.weight`, [h.vocab, h.hidden]);
+  for (let i = 0; i < h.layers; i++) {
+    const p = `${L.lm}layers.${i}.`;
+    const b = `blk.${i}.`;
+    add(`${b}attn_norm.weight`, `${p}input_layernorm.weight`, [h.hidden]);
+    add(`${b}attn_q.weight`, `${p}self_attn.q_proj.weight`, [h.hidden, h.hidden], h.heads);
+    add(`${b}attn_k.weight`, `${p}self_attn.k_proj.weight`, [kvDim, h.hidden], h.kvHeads);
+    add(`${b}attn_v.weight`, `${p}self_attn.v_proj.weight`, [kvDim, h.hidden]);
+    add(`${b}attn_output.weight`, `${p}self_attn.o_proj.weight`, [h.hidden, h.hidden]);
+    add(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`, [h.hidden]);
+    add(`${b}ffn_gate.weight`, `${p}mlp.gate_proj.weight`, [h.ff, h.hidden]);
+    add(`${b}ffn_up.weight`, `${p}mlp.up_proj.weight`, [h.ff, h.hidden]);
+    add(`${b}ffn_down.weight`, `${p}mlp.down_proj.weight`, [h.hidden, h.ff]);
+  }
+  add('output_norm.weight', `${L.lm}norm.weight`, [h.hidden]);
+  add('output.weight', L.lmHead, [h.vocab, h.hidden]);
+  return jobs;
+}
+
+function planMmproj(m: LlavaCheckpoint): TensorJob[] {
+  const { vision: v, text, layout: L, checkpoint: c } = m;
+  const e = v.hidden;
+  const nPos = (v.imageSize / v.patchSize) ** 2 + 1;
+  const jobs: TensorJob[] = [];
+  const add = (name: string, srcName: string, shape: number[]): void => {
+    const src = c.tensors.get(srcName);
+    if (!src) throw new CheckpointError(`tensor ${srcName} is missing from the checkpoint`, 'MISSING_TENSOR');
+    expectShape(src, shape);
+    const dims = ggufDims(shape);
+    jobs.push({ name, dims, type: dims.length >= 2 ? GgmlType.F16 : GgmlType.F32, src });
+  };
+  const P = L.projector;
+  add('mm.0.weight', `${P}linear_1.weight`, [text.hidden, e]);
+  add('mm.0.bias', `${P}linear_1.bias`, [text.hidden]);
+  add('mm.2.weight', `${P}linear_2.weight`, [text.hidden, text.hidden]);
+  add('mm.2.bias', `${P}linear_2.bias`, [text.hidden]);
+  const V = L.vision;
+  add('v.class_embd', `${V}embeddings.class_embedding`, [e]);
+  add('v.patch_embd.weight', `${V}embeddings.patch_embedding.weight`, [e, 3, v.patchSize, v.patchSize]);
+  add('v.position_embd.weight', `${V}embeddings.position_embedding.weight`, [nPos, e]);
+  add('v.pre_ln.weight', `${V}pre_layrnorm.weight`, [e]);
+  add('v.pre_ln.bias', `${V}pre_layrnorm.bias`, [e]);
+  // Only the layers LLaVA reads features from; post_layernorm is never applied to them.
+  for (let i = 0; i < v.usedLayers; i++) {
+    const p = `${V}encoder.layers.${i}.`;
+    const b = `v.blk.${i}.`;
+    for (const [to, from] of [['attn_q', 'q_proj'], ['attn_k', 'k_proj'], ['attn_v', 'v_proj'], ['attn_out', 'out_proj']] as const) {
+      add(`${b}${to}.weight`, `${p}self_attn.${from}.weight`, [e, e]);
+      add(`${b}${to}.bias`, `${p}self_attn.${from}.bias`, [e]);
+    }
+    add(`${b}ln1.weight`, `${p}layer_norm1.weight`, [e]);
+    add(`${b}ln1.bias`, `${p}layer_norm1.bias`, [e]);
+    add(`${b}ffn_up.weight`, `${p}mlp.fc1.weight`, [v.ff, e]);
+    add(`${b}ffn_up.bias`, `${p}mlp.fc1.bias`, [v.ff]);
+    add(`${b}ffn_down.weight`, `${p}mlp.fc2.weight`, [e, v.ff]);
+    add(`${b}ffn_down.bias`, `${p}mlp.fc2.bias`, [e]);
+    add(`${b}ln2.weight`, `${p}layer_norm2.weight`, [e]);
+    add(`${b}ln2.bias`, `${p}layer_norm2.bias`, [e]);
+  }
+  return jobs;
+}
+
+function textMetadata(m: LlavaCheckpoint, quant: Quant): GgufKv[] {
+  const { text: h, vocab } = m;
+  const a = 'llama';
+  const out: GgufKv[] = [
+    kv.str('general.architecture', a),
+    kv.str('general.name', m.name),
+    kv.u32('general.file_type', FILE_TYPE[quant]),
+    kv.u32(`${a}.vocab_size`, h.vocab),
+    kv.u32(`${a}.context_length`, h.ctx),
+    kv.u32(`${a}.embedding_length`, h.hidden),
+    kv.u32(`${a}.block_count`, h.layers),
+    kv.u32(`${a}.feed_forward_length`, h.ff),
+    kv.u32(`${a}.rope.dimension_count`, h.hidden / h.heads),
+    kv.u32(`${a}.attention.head_count`, h.heads),
+    kv.u32(`${a}.attention.head_count_kv`, h.kvHeads),
+    kv.f32(`${a}.attention.layer_norm_rms_epsilon`, h.eps),
+    kv.f32(`${a}.rope.freq_base`, h.ropeTheta),
+    kv.str('tokenizer.ggml.model', 'llama'),
+    kv.strs('tokenizer.ggml.tokens', vocab.tokens),
+    kv.f32s('tokenizer.ggml.scores', vocab.scores),
+    kv.i32s('tokenizer.ggml.token_type', vocab.types),
+    kv.u32('tokenizer.ggml.unknown_token_id', vocab.unkId),
+    kv.u32('tokenizer.ggml.bos_token_id', vocab.bosId),
+    kv.u32('tokenizer.ggml.eos_token_id', vocab.eosId),
+    kv.bool('tokenizer.ggml.add_bos_token', vocab.addBos),
+    kv.bool('tokenizer.ggml.add_eos_token', vocab.addEos),
+    kv.str('tokenizer.chat_template', FIRELLAVA_CHAT_TEMPLATE),
+  ];
+  if (vocab.padId !== null) out.push(kv.u32('tokenizer.ggml.padding_token_id', vocab.padId));
+  if (quant === 'q8_0' || quant === 'q4_0') out.push(kv.u32('general.quantization_version', 2));
+  return out;
+}
+
+function mmprojMetadata(m: LlavaCheckpoint): GgufKv[] {
+  const v = m.vision;
+  return [
+    kv.str('general.architecture', 'clip'),
+    kv.str('general.name', `${m.name} vision projector`),
+    kv.str('general.description', 'image encoder for LLaVA'),
+    kv.u32('general.file_type', FILE_TYPE.f16),
+    kv.bool('clip.has_text_encoder', false),
+    kv.bool('clip.has_vision_encoder', true),
+    kv.bool('clip.has_llava_projector', true),
+    kv.str('clip.projector_type', 'mlp'),
+    kv.bool('clip.use_gelu', v.useGelu),
+    kv.u32('clip.vision.image_size', v.imageSize),
+    kv.u32('clip.vision.patch_size', v.patchSize),
+    kv.u32('clip.vision.embedding_length', v.hidden),
+    kv.u32('clip.vision.feed_forward_length', v.ff),
+    kv.u32('clip.vision.projection_dim', m.text.hidden),
+    kv.u32('clip.vision.attention.head_count', v.heads),
+    kv.f32('clip.vision.attention.layer_norm_epsilon', v.eps),
+    kv.u32('clip.vision.block_count', v.usedLayers),
+    kv.f32s('clip.vision.image_mean', v.imageMean),
+    kv.f32s('clip.vision.image_std', v.imageStd),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// estimate
+
+export interface ConversionPlan {
+  checkpoint: LlavaCheckpoint;
+  text: TensorJob[];
+  mmproj: TensorJob[];
+  /** Source bytes of all converted tensors. */
+  inputBytes: number;
+  /** Output sizes (tensor data plus a generous header allowance). */
+  modelBytes: number;
+  mmprojBytes: number;
+}
+
+const HEADER_ALLOWANCE = 4 * 1024 * 1024;
+
+export async function planConversion(from: string, quant: Quant): Promise<ConversionPlan> {
+  if (!QUANTS.includes(quant)) throw new CheckpointError(`unknown quantization "${String(quant)}" (use ${QUANTS.join(', ')})`, 'NOT_LLAVA');
+  const checkpoint = await readLlavaCheckpoint(from, await openCheckpoint(from));
+  const text = planText(checkpoint, quant);
+  const mmproj = planMmproj(checkpoint);
+  const sum = (jobs: TensorJob[]): number => jobs.reduce((s, j) => s + tensorByteSize(j.type, j.dims) + 32, 0);
+  return {
+    checkpoint,
+    text,
+    mmproj,
+    inputBytes: [...text, ...mmproj].reduce((s, j) => s + j.src.byteSize, 0),
+    modelBytes: sum(text) + HEADER_ALLOWANCE,
+    mmprojBytes: sum(mmproj) + HEADER_ALLOWANCE,
+  };
+}
+
+export interface DiskEstimate {
+  /** Size of the checkpoint's tensors (what a download needs). */
+  inputBytes: number;
+  modelBytes: number;
+  mmprojBytes: number;
+  /** Free bytes where the output goes, or null when unknown. */
+  freeBytes: number | null;
+  enoughSpace: boolean;
+}
+
+async function freeBytesAt(dir: string): Promise<number | null> {
+  try {
+    const s = await statfs(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
+}
+
+export async function estimateConversion(from: string, outDir: string, quant: Quant): Promise<DiskEstimate> {
+  const plan = await planConversion(from, quant);
+  await mkdir(outDir, { recursive: true });
+  const freeBytes = await freeBytesAt(outDir);
+  const need = plan.modelBytes + plan.mmprojBytes;
+  return { inputBytes: plan.inputBytes, modelBytes: plan.modelBytes, mmprojBytes: plan.mmprojBytes, freeBytes, enoughSpace: freeBytes === null || freeBytes >= need };
+}
+
+// ---------------------------------------------------------------------------------------------
+// conversion
+
+function safeName(s: string): string {
+  return s.split(/[\\/]/).filter(Boolean).pop()!.replace(/[^A-Za-z0-9._-]+/g, '-') || 'llava';
+}
+
+export async function convertLlava(options: ConvertOptions): Promise<ConvertResult> {
+  const started = performance.now();
+  const { signal, onProgress, quant } = options;
+  const checkCancel = (): void => {
+    if (signal?.aborted) throw new CheckpointError('conversion cancelled', 'CANCELLED');
+  };
+  checkCancel();
+  const plan = await planConversion(options.from, quant);
+  const m = plan.checkpoint;
+  const total = plan.text.length + plan.mmproj.length;
+  let tensorsDone = 0;
+  let bytesDone = 0;
+  const emit = (p: Partial<ConvertProgress> & { phase: ConvertPhase }): void =>
+    onProgress?.({ tensorsDone, tensorsTotal: total, bytesDone, bytesTotal: plan.inputBytes, ...p });
+  emit({ phase: 'inspect' });
+
+  await mkdir(options.outDir, { recursive: true });
+  if (!options.skipSpaceCheck) {
+    const free = await freeBytesAt(options.outDir);
+    const need = plan.modelBytes + plan.mmprojBytes;
+    if (free !== null && free < need) {
+      throw new CheckpointError(`not enough disk space in ${options.outDir}: need ${(need / 1e9).toFixed(2)} GB, ${(free / 1e9).toFixed(2)} GB free`, 'NO_SPACE');
+    }
+  }
+  const base = safeName(m.name);
+  const modelPath = join(options.outDir, options.modelFileName ?? `${base}-${quant}.gguf`);
+  const mmprojPath = join(options.outDir, options.mmprojFileName ?? `mmproj-${base}-f16.gguf`);
+  // A stale pair from an earlier run must not look finished while this one is under way.
+  await rm(modelPath, { force: true });
+  await rm(mmprojPath, { force: true });
+
+  const reader = new TensorReader();
+  const chunkElements = options.chunkElements ?? 4 * 1024 * 1024;
+  const writeFile = async (path: string, file: 'model' | 'mmproj', metadata: GgufKv[], jobs: TensorJob[]): Promise<void> => {
+    const w = await GgufWriter.create(path, metadata, jobs, { sync: options.sync ?? true });
+    try {
+      for (const job of jobs) {
+        checkCancel();
+        emit({ phase: 'convert', file, tensor: job.name });
+        await w.writeTensor(job.name, chunks(job));
+        tensorsDone++;
+      }
+      await w.finish();
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  };
+
+  async function* chunks(job: TensorJob): AsyncGenerator<Uint8Array> {
+    const t = job.src;
+    const rows = t.shape.length >= 2 ? (t.shape[0] as number) : 1;
+    const rowLength = t.shape.length >= 2 ? t.shape.slice(1).reduce((a, b) => a * b, 1) : t.shape.reduce((a, b) => a * b, 1);
+    const readAs: CheckpointTensor = t.shape.length >= 2 ? t : { ...t, shape: [1, rowLength] };
+    const headDim = job.permuteHeads ? rows / job.permuteHeads : 0;
+    let step = Math.max(1, Math.floor(chunkElements / rowLength));
+    if (headDim) step = Math.max(headDim, step - (step % headDim));
+    let buf = new Float32Array(0);
+    let permuted = new Float32Array(0);
+    for (let r = 0; r < rows; r += step) {
+      checkCancel();
+      const n = Math.min(step, rows - r);
+      if (buf.length !== n * rowLength) buf = new Float32Array(n * rowLength);
+      await reader.readRows(readAs, r, n, buf);
+      let values: Float32Array = buf;
+      if (headDim && !options.unsafeSkipRotaryPermutation) {
+        if (permuted.length !== buf.length) permuted = new Float32Array(buf.length);
+        values = permuteRotaryRows(buf, n, rowLength, headDim, permuted);
+      }
+      bytesDone += (t.byteSize * n) / rows;
+      // encodeAs may return a view of `values`: the writer copies or writes it before we reuse it.
+      yield encodeAs(job.type, values);
+    }
+  }
+
+  try {
+    await writeFile(modelPath, 'model', textMetadata(m, quant), plan.text);
+    await writeFile(mmprojPath, 'mmproj', mmprojMetadata(m), plan.mmproj);
+  } catch (err) {
+    await reader.close();
+    await rm(modelPath, { force: true });
+    await rm(mmprojPath, { force: true });
+    throw err;
+  }
+  await reader.close();
+
+  emit({ phase: 'verify' });
+  const check = await validateModelPair({ model: modelPath, mmproj: mmprojPath });
+  if (!check.ok) {
+    await rm(modelPath, { force: true });
+    await rm(mmprojPath, { force: true });
+    throw new Error(`the converted pair failed validation: ${check.error.message}`);
+  }
+  emit({ phase: 'ready' });
+  return {
+    model: modelPath,
+    mmproj: mmprojPath,
+    modelBytes: check.value.model.fileBytes,
+    mmprojBytes: check.value.mmproj?.fileBytes ?? 0,
+    inputBytes: plan.inputBytes,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
