@@ -8,6 +8,8 @@ import type { Engine } from '../engine/engine';
 import { contract, type Contract } from '../shared/contract';
 import { createDispatcher, type Dispatcher, type Handlers } from '../shared/dispatcher';
 import { createBackendHandlers } from './handlers';
+import type { ModelManager } from '../models/model-manager';
+import { createModelManager } from './model-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -15,6 +17,8 @@ export interface BackendOptions {
   app: { name: string; version: string };
   /** Chat history database; default <dataDir>/history.sqlite. */
   databasePath?: string;
+  /** Model manager; default on <dataDir>/models with the Hugging Face token from the environment. */
+  models?: ModelManager;
 }
 
 export interface Backend {
@@ -23,23 +27,26 @@ export interface Backend {
   history: HistoryStore;
   chat: ChatService;
   attachments: AttachmentStore;
+  models: ModelManager;
   /** For the headless server's image route and Electron's protocol: id → file inside the attachments folder. */
   attachmentFile(id: string, variant: AttachmentVariant): Promise<{ path: string; mimeType: string } | null>;
   /** Closes the database (answers still streaming are marked interrupted on the next start). */
   close(): void;
 }
 
-export function createBackend({ dataDir, engine, app, databasePath }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels }: BackendOptions): Backend {
+  const models = injectedModels ?? createModelManager(dataDir, engine);
   const attachments = createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const chat = new ChatService({ store: history, engine, attachments });
-  const handlers = createBackendHandlers({ engine, attachments, app, history, chat });
+  const handlers = createBackendHandlers({ engine, attachments, app, history, chat, models });
   return {
     handlers,
     dispatcher: createDispatcher(contract, handlers),
     history,
     chat,
     attachments,
+    models,
     attachmentFile: (id, variant) => resolveAttachmentFile(attachments.dir, id, variant),
     close: () => history.close(),
   };

@@ -9,6 +9,8 @@ import { createCoreHandlers } from './core-handlers';
 import { ChatService } from '../chat/chat-service';
 import { HistoryStore } from '../store/history-store';
 import { createConversationHandlers } from './conversation-handlers';
+import type { ModelManager } from '../models/model-manager';
+import { createModelHandlers } from './model-handlers';
 
 export interface BackendDeps {
   engine: Engine;
@@ -17,6 +19,8 @@ export interface BackendDeps {
   /** Chat history; an in-memory one when absent (transport tests). */
   history?: HistoryStore;
   chat?: ChatService;
+  /** Model manager on <dataDir>/models; a throwaway folder when absent (transport tests). */
+  models?: ModelManager;
 }
 
 export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
@@ -24,6 +28,7 @@ export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
     ...createCoreHandlers(deps),
     ...createChatHandlers(deps),
     ...conversationHandlers(deps),
+    ...createModelHandlers(deps),
   };
 }
 

@@ -3,6 +3,8 @@
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   serve: { summary: 'run the backend and the web UI without Electron', load: () => import('./commands/serve') },
   fixtures: { summary: 'write the tiny deterministic test models and images', load: () => import('./commands/fixtures') },
+  pull: { summary: 'download a model pair (resumable) into --data-dir', load: () => import('./commands/pull') },
+  models: { summary: 'list installed model pairs and their status', load: () => import('./commands/models') },
 };
 
 function usage(): string {

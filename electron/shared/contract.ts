@@ -4,11 +4,13 @@
 import { chatContract } from './contracts/chat';
 import { coreContract } from './contracts/core';
 import { conversationsContract } from './contracts/conversations';
+import { modelsContract } from './contracts/models';
 
 export const contract = {
   ...coreContract,
   ...chatContract,
   ...conversationsContract,
+  ...modelsContract,
 } as const;
 
 export type Contract = typeof contract;

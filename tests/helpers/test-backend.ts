@@ -66,6 +66,16 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'messages.regenerate': { messageId: 'x' },
   'messages.edit': { messageId: 1.5, text: 'x' },
   'messages.stop': { conversationId: 'a b' },
+  'models.catalog': { nCtx: 1 },
+  'models.list': { extra: true },
+  'models.pull': { modelUrl: 'file:///etc/passwd', mmprojUrl: 'http://x/y.gguf' },
+  'models.pause': { id: '../x' },
+  'models.resume': {},
+  'models.cancel': { id: 'A B' },
+  'models.import': { modelPath: '', mmprojPath: 'x' },
+  'models.delete': { id: 5 },
+  'models.setActive': { id: '' },
+  'models.watch': { all: true },
 };
 
 export const GOOD_GENERATE = {

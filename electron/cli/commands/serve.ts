@@ -16,7 +16,8 @@ Options:
   --mmproj FILE        vision projector GGUF (needs --model)
   --host NAME          address to listen on (default 127.0.0.1)
   --port N             port (default 0: pick a free one)
-  --data-dir DIR       where attachments are kept (default ~/.firellava)
+  --data-dir DIR       where attachments and models are kept (default ~/.firellava); without
+                       --model the active pair installed there (firellava pull) is loaded
   --api-key KEY        key for the web UI and API (default: FIRELLAVA_API_KEY, else a new random one)
   --allowed-host NAME  extra Host header name to accept (repeatable; for --host 0.0.0.0 behind a name)
   --static-dir DIR     built renderer to serve (default: dist/renderer next to this program)
@@ -102,6 +103,17 @@ export async function run(argv: string[]): Promise<number> {
     void engine.load({ model, mmproj }).then((result) => {
       if (!result.ok) console.error(`Model not loaded: ${result.error.message}${result.error.detail ? ` (${result.error.detail})` : ''}`);
     });
+  } else {
+    // No --model: the active installed pair of --data-dir (see `firellava models`).
+    void backend.models.activePair().then(
+      async (active) => {
+        if (!active) return console.error(`No ready model in ${path.join(dataDir, 'models')}: add one with firellava pull --data-dir ${dataDir}, or pass --model and --mmproj`);
+        console.error(`Loading ${active.model.name} (${active.model.id})`);
+        const result = await engine.load(active.paths);
+        if (!result.ok) console.error(`Model not loaded: ${result.error.message}${result.error.detail ? ` (${result.error.detail})` : ''}`);
+      },
+      (err: unknown) => console.error(`Cannot read the installed models: ${(err as Error).message}`),
+    );
   }
 
   await new Promise<void>((resolve) => {
