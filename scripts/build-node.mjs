@@ -19,6 +19,7 @@ const bundles = {
   'preload/preload': 'electron/preload/preload.ts',
   'engine/engine-worker': 'electron/engine/engine-worker.ts',
   'cli/firellava': 'electron/cli/firellava.ts',
+  'convert/convert-worker': 'electron/convert/convert-worker.ts',
 };
 if (process.argv.includes('--bench')) bundles['bench/bench'] = 'bench/bench.ts';
 

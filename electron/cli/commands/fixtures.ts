@@ -2,6 +2,7 @@
 // models, broken variants and images. --big uses FireLLaVA-13B's shapes for GPU benchmarks.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FIRELLAVA_HF_TEXT, FIRELLAVA_HF_VISION, writeHfCheckpoint, type HfDtype } from '../../fixtures/hf-checkpoint';
 import { writeTestImages } from '../../fixtures/png';
 import {
   FIRELLAVA_13B_TEXT,
@@ -24,6 +25,9 @@ Options:
   --big                FireLLaVA-13B shapes (n_embd 5120, vocab 32000, ViT-L/14-336 projector)
   --layers N           text layers with --big (default 2; the real model has 40)
   --vision-layers N    projector layers with --big (default 23, as in LLaVA-1.5 mmproj files)
+  --hf-checkpoint      write a LLaVA checkpoint in Hugging Face layout instead (what
+                       "firellava convert" reads); --type f32|f16|bf16 (default f16), and with
+                       --big FireLLaVA-13B widths with --layers text layers
   -h, --help           show this help`;
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -45,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
         big: { type: 'boolean', default: false },
         layers: { type: 'string' },
         'vision-layers': { type: 'string' },
+        'hf-checkpoint': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -82,6 +87,27 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const out = resolve(values.out);
+  if (values['hf-checkpoint']) {
+    const t = (values.type ?? 'f16').toUpperCase();
+    if (t !== 'F32' && t !== 'F16' && t !== 'BF16') {
+      console.error(`--type must be f32, f16 or bf16 with --hf-checkpoint, got "${values.type}"`);
+      return 2;
+    }
+    const layers = values.layers === undefined ? 2 : Number(values.layers);
+    if (!Number.isInteger(layers) || layers <= 0) {
+      console.error('--layers must be a positive integer');
+      return 2;
+    }
+    const started = Date.now();
+    const info = await writeHfCheckpoint(out, {
+      seed: Number(values.seed ?? 1),
+      dtype: t as HfDtype,
+      ...(values.big ? { text: { ...FIRELLAVA_HF_TEXT, layers }, vision: FIRELLAVA_HF_VISION, shards: 4 } : {}),
+    });
+    console.log(`checkpoint  ${info.dir}`);
+    console.error(`HF checkpoint (${(info.totalBytes / 1e6).toFixed(1)} MB of tensors) written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  }
   const started = Date.now();
   const paths: Record<string, string> = {};
   if (values.big) {
