@@ -1,7 +1,11 @@
 // The real engine on the tiny generated pair: host in this process, llama.cpp in a worker process.
-import { basename } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path, { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEngine } from '../../electron/engine/engine-host';
+import { gradientPng } from '../../electron/fixtures/png';
+import { writeLlavaPair } from '../../electron/fixtures/tiny-llava';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
 import { assistant, collect, request, startEngine, user } from '../helpers/engine';
 
@@ -191,6 +195,39 @@ describe('model validation before load', () => {
       }
     } finally {
       await fresh.dispose();
+    }
+  });
+});
+
+describe('stop while the image is being encoded', () => {
+  it('takes effect when encoding ends: the answer stops at once and says cancelled', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'firellava-336-'));
+    const fresh = startEngine();
+    try {
+      // LLaVA-1.5's real geometry: a 336 px image becomes 576 tokens.
+      const pair = await writeLlavaPair(dir, { text: { nCtx: 2048 }, vision: { nEmbd: 64, nLayer: 6, nHead: 4, nFf: 256, imageSize: 336, patchSize: 14 } });
+      const photo = path.join(dir, 'photo.png');
+      await writeFile(photo, gradientPng(336, 336));
+      expect((await fresh.load(pair)).ok).toBe(true);
+      const controller = new AbortController();
+      const r = await collect(
+        fresh,
+        request([user('Describe the product.', [image(IMG_A, photo)])], { maxTokens: 1000 }, 'encode-stop'),
+        (e) => {
+          if (e.type === 'phase' && e.phase === 'encoding-image') controller.abort();
+        },
+        controller.signal,
+      );
+      expect(r.terminal).toMatchObject({ type: 'done', finishReason: 'cancelled' });
+      if (r.terminal.type === 'done') {
+        expect(r.terminal.usage.promptTokens).toBeGreaterThan(576);
+        expect(r.terminal.usage.completionTokens).toBeLessThan(10);
+      }
+      const next = await collect(fresh, request([user('Again, shorter.', [image(IMG_A, photo)])], { maxTokens: 8 }, 'encode-stop-2'));
+      expect(next.terminal.type).toBe('done');
+    } finally {
+      await fresh.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
