@@ -1,61 +1,132 @@
-// Electron composition root: window, custom protocol, IPC derived from the contract, engine in a
-// utilityProcess. Backend services are imported from their domains, never written here.
+// Electron composition root: wires Electron's objects to the tested pieces next to this file and to
+// the backend. No decisions are made here; they live in security-policy, window-*, app-protocol,
+// app-menu, about, notifications and single-instance (tests/shell).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
 import { createLocalEngine } from '../engine/engine-host';
-import { resolveStaticPath, CONTENT_SECURITY_POLICY } from '../server/static-files';
 import { registerIpcHandlers } from '../transport/ipc-main';
+import { aboutDetail, aboutPanelOptions, licensesDir, type AboutInput } from './about';
+import { buildMenuTemplate } from './app-menu';
+import { createAppProtocolHandler, PRIVILEGED_SCHEMES } from './app-protocol';
+import { createTaskNotifier } from './notifications';
+import { APP_ENTRY_URL, APP_SCHEME, ATTACHMENT_SCHEME, isAppUrl } from './security-policy';
+import { claimSingleInstance, focusWindow } from './single-instance';
 import { spawnUtilityWorker } from './utility-worker';
-import { APP_ORIGIN, hardenWindow, secureWebPreferences } from './window';
+import { hardenSession, hardenWebContents } from './window-hardening';
+import { createMainWindowOptions } from './window-options';
+import { readWindowState, restoreWindowState, trackWindowState, writeWindowState } from './window-state';
 
 const DIST = path.resolve(__dirname, '..');
-const RENDERER_ROOT = path.join(DIST, 'renderer');
 
-protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged(PRIVILEGED_SCHEMES.map((s) => ({ scheme: s.scheme, privileges: { ...s.privileges } })));
+
+let mainWindow: BrowserWindow | null = null;
 
 function flag(name: string): string | null {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? null) : null;
 }
 
+function engineVersion(): string | null {
+  try {
+    const pkg = require.resolve('@fugood/llama.node/package.json');
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function start(): Promise<void> {
   const dataDir = app.getPath('userData');
+  hardenSession(session.defaultSession);
+
   const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs') });
   const backend = createBackend({ dataDir, engine, app: { name: app.getName(), version: app.getVersion() } });
-  registerIpcHandlers(ipcMain, backend.dispatcher, {
-    isAllowedSender: (url) => url === APP_ORIGIN || url.startsWith(`${APP_ORIGIN}/`),
+  registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
+
+  const handler = createAppProtocolHandler({
+    rendererRoot: path.join(DIST, 'renderer'),
+    attachmentsDir: backend.attachments.dir,
+    attachmentFile: (id, variant) => backend.attachmentFile(id, variant),
+  });
+  protocol.handle(APP_SCHEME, handler);
+  protocol.handle(ATTACHMENT_SCHEME, handler);
+
+  const about: AboutInput = { appName: app.getName(), appVersion: app.getVersion(), versions: process.versions, engineVersion: engineVersion() };
+  app.setAboutPanelOptions(aboutPanelOptions(about));
+  const licenses = licensesDir(app.isPackaged, process.resourcesPath, app.getAppPath());
+  const showLicenses = (): void => void shell.openPath(licenses);
+  const actions = {
+    showAbout: () => {
+      const options = { type: 'info' as const, title: `About ${about.appName}`, message: about.appName, detail: aboutDetail(about), buttons: ['OK', 'Licenses'], defaultId: 0 };
+      const shown = mainWindow ? dialog.showMessageBox(mainWindow, options) : dialog.showMessageBox(options);
+      void shown.then(({ response }) => response === 1 && showLicenses());
+    },
+    showLicenses,
+    revealDataFolder: () => void shell.openPath(dataDir),
+  };
+  Menu.setApplicationMenu(Menu.buildFromTemplate(buildMenuTemplate({ platform: process.platform, appName: about.appName, isPackaged: app.isPackaged, actions })));
+
+  const stateFile = path.join(dataDir, 'window-state.json');
+  const state = restoreWindowState(await readWindowState(stateFile), screen.getAllDisplays().map((d) => d.workArea));
+  const win = new BrowserWindow(
+    createMainWindowOptions({
+      preload: path.join(DIST, 'preload', 'preload.cjs'),
+      bounds: state,
+      platform: process.platform,
+      icon: path.join(licenses, '..', 'icons', '512x512.png'),
+      devTools: !app.isPackaged,
+    }),
+  );
+  mainWindow = win;
+  if (state.maximized) win.maximize();
+  trackWindowState(win, (s) => void writeWindowState(stateFile, s).catch((err: unknown) => console.error('window state not saved:', err)));
+  win.once('ready-to-show', () => win.show());
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
   });
 
-  protocol.handle('app', async (request) => {
-    const url = new URL(request.url);
-    const file = url.host === 'renderer' ? resolveStaticPath(RENDERER_ROOT, url.pathname) : null;
-    if (!file) return new Response('Not found', { status: 404 });
-    const response = await net.fetch(pathToFileURL(file).toString());
-    const headers = new Headers(response.headers);
-    headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-    return new Response(response.body, { status: response.status, headers });
+  // Long model loads finishing in the background; downloads and conversions report the same way.
+  const notify = createTaskNotifier({
+    isSupported: () => Notification.isSupported(),
+    show: (n, onClick) => {
+      const notification = new Notification(n);
+      notification.on('click', onClick);
+      notification.show();
+    },
+    getWindow: () => mainWindow,
+    focusWindow: () => void focusWindow(mainWindow),
+  });
+  let loadStarted: number | null = null;
+  engine.onStatus((status) => {
+    if (status.state === 'loading' && loadStarted === null) loadStarted = Date.now();
+    if (status.state === 'ready' && loadStarted !== null) {
+      notify({ title: 'Model ready', body: status.message, durationMs: Date.now() - loadStarted });
+      loadStarted = null;
+    }
+    if (status.state !== 'loading' && status.state !== 'ready') loadStarted = null;
   });
 
-  const win = new BrowserWindow({
-    width: 1200,
-    height: 820,
-    title: 'FireLLaVA',
-    webPreferences: secureWebPreferences(path.join(DIST, 'preload', 'preload.cjs')),
-  });
-  hardenWindow(win);
-  await win.loadURL(`${APP_ORIGIN}/index.html`);
+  await win.loadURL(APP_ENTRY_URL);
 
   const model = flag('model') ?? process.env.FIRELLAVA_MODEL;
   const mmproj = flag('mmproj') ?? process.env.FIRELLAVA_MMPROJ ?? null;
   if (model) void engine.load({ model, mmproj });
 
-  app.on('before-quit', () => void engine.dispose());
+  app.on('before-quit', () => {
+    void engine.dispose();
+    backend.close();
+  });
 }
 
-app.on('window-all-closed', () => app.quit());
-app.whenReady().then(start, (err: unknown) => {
-  console.error(err);
-  app.exit(1);
-});
+if (claimSingleInstance(app, () => mainWindow)) {
+  // Every webContents, this window's and any other, gets the same hardening.
+  app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, { openExternal: (url) => void shell.openExternal(url) }));
+  app.on('window-all-closed', () => app.quit());
+  app.whenReady().then(start, (err: unknown) => {
+    console.error(err);
+    app.exit(1);
+  });
+}
