@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_IMAGE_BYTES as CONTRACT_MAX } from '../../electron/shared/contract';
 import { MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
-import { imageFromClipboard, imageFromDrop, MAX_IMAGE_BYTES } from '../../renderer/src/lib/images';
+import { imageFromClipboard, imageFromDrop, imagesFromClipboard, MAX_IMAGE_BYTES } from '../../renderer/src/lib/images';
 
 const file = (name: string, type: string): File => new File([new Uint8Array([1])], name, { type });
 const transfer = (items: { kind: string; type: string; file: File | null }[], files: File[]): DataTransfer =>
@@ -20,6 +20,14 @@ describe('renderer image helpers', () => {
     expect(imageFromClipboard(transfer([], [file('a.txt', 'text/plain'), copied]))).toBe(copied);
     expect(imageFromClipboard(transfer([{ kind: 'string', type: 'text/plain', file: null }], []))).toBeNull();
     expect(imageFromClipboard(null)).toBeNull();
+  });
+
+  it('collect every pasted image, from items or else from files', () => {
+    const a = file('a.png', 'image/png');
+    const b = file('b.jpg', 'image/jpeg');
+    expect(imagesFromClipboard(transfer([{ kind: 'file', type: 'image/png', file: a }, { kind: 'file', type: 'image/jpeg', file: b }], [a, b]))).toEqual([a, b]);
+    expect(imagesFromClipboard(transfer([], [file('t.txt', 'text/plain'), b]))).toEqual([b]);
+    expect(imagesFromClipboard(transfer([{ kind: 'string', type: 'text/html', file: null }], []))).toEqual([]);
   });
 
   it('take a dropped file even without a type, so the backend can sniff it', () => {

@@ -15,6 +15,20 @@ export function imageFromClipboard(data: DataTransfer | null): File | null {
   return Array.from(data.files ?? []).find((f) => f.type.startsWith('image/')) ?? null;
 }
 
+/** Every image in a paste: items first (screenshot tools), then files not already seen. */
+export function imagesFromClipboard(data: DataTransfer | null): File[] {
+  if (!data) return [];
+  const out: File[] = [];
+  for (const item of Array.from(data.items ?? [])) {
+    if (item.kind === 'file' && item.type.startsWith('image/')) {
+      const file = item.getAsFile();
+      if (file) out.push(file);
+    }
+  }
+  if (out.length > 0) return out;
+  return Array.from(data.files ?? []).filter((f) => f.type.startsWith('image/'));
+}
+
 export function imageFromDrop(data: DataTransfer | null): File | null {
   if (!data) return null;
   const files = Array.from(data.files ?? []);

@@ -1,0 +1,195 @@
+// The chat experience in Debian Chromium against `firellava serve` (generated model): paste images
+// both ways, send, stream, stop, regenerate, edit, reload, search, delete and undo.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
+import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+
+const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
+
+describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
+  let fixtures: Fixtures;
+  let served: Served;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let tmp: string;
+  let conversationId = '';
+  const problems: string[] = [];
+
+  /** The page's own authenticated RPC (its cookie), for settings the UI does not expose yet. */
+  const rpc = (name: string, input: unknown): Promise<{ ok: boolean; value?: { id?: string } }> =>
+    page.evaluate(
+      async ({ name, input }) => (await fetch(`rpc/${name}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(input) })).json(),
+      { name, input },
+    );
+
+  const assistants = () => page.locator('article.assistant');
+  const users = () => page.locator('article.user');
+  const waitIdle = () => page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60_000 });
+
+  beforeAll(async () => {
+    ensureBuilt();
+    fixtures = await getFixtures();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-chat-e2e-'));
+    served = await startServer(await getSlowPair(), path.join(tmp, 'data'));
+    browser = await launchChromium(tmp);
+    context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.origin });
+    page = await context.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+    await page.goto(served.url);
+    await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
+    // Short answers keep the test quick; the stop step raises the limit.
+    const created = await rpc('conversations.create', { title: 'Product shots' });
+    conversationId = created.value!.id!;
+    await rpc('conversations.settings', { id: conversationId, params: { maxTokens: 10, seed: 3 } });
+    await page.reload();
+    await page.getByRole('button', { name: 'Product shots', exact: true }).click();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    expect(await stopServer(served), served?.stderr()).toBe(0);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('pastes an image through a synthetic ClipboardEvent (items only, like Windows screenshot tools)', async () => {
+    const bytes = [...readFileSync(fixtures.images.png32)];
+    await page.getByLabel('Message', { exact: true }).evaluate((target, bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], 'shot.png', { type: 'image/png' }));
+      target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, bytes);
+    await page.getByRole('img', { name: 'Attached image shot.png' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('pastes an image from the real clipboard with Ctrl+V', async () => {
+    const bytes = [...readFileSync(fixtures.images.png64x48)];
+    await page.evaluate(async (bytes) => {
+      const blob = new Blob([new Uint8Array(bytes)], { type: 'image/png' });
+      await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+    }, bytes);
+    await page.getByLabel('Message', { exact: true }).focus();
+    await page.keyboard.press('Control+V');
+    await expect.poll(() => page.getByRole('list', { name: 'Images to send' }).getByRole('img').count(), { timeout: 10_000 }).toBe(2);
+    expect(await page.getByText('The model sees only the newest image').count()).toBe(1);
+  });
+
+  it('sends with Enter and streams the answer into the conversation', async () => {
+    await page.getByLabel('Message', { exact: true }).fill('Write a product title for this mug');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    await expect.poll(() => assistants().count(), { timeout: 30_000 }).toBe(1);
+    await waitIdle();
+    const answer = assistants().first();
+    expect(await answer.getAttribute('data-status')).toBe('complete');
+    expect(((await answer.locator('.markdown').textContent()) ?? '').length).toBeGreaterThan(0);
+    // Both images are stored and shown from the server; only the newest one reached the model.
+    const question = users().first();
+    expect(await question.getByRole('img').count()).toBe(2);
+    expect(await question.getByText('not seen by the model').count()).toBe(1);
+    expect(await question.getByText('seen by the model', { exact: true }).count()).toBe(1);
+    expect(await question.getByRole('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(32);
+    expect(await page.getByTestId('speed').textContent()).toMatch(/tok\/s/);
+  });
+
+  it('stops a long answer with Esc and keeps what was written, marked stopped', async () => {
+    await rpc('conversations.settings', { id: conversationId, params: { maxTokens: 400 } });
+    // Press Esc from inside the page the moment the first words appear.
+    await page.evaluate(() => {
+      const list = document.querySelector('[data-testid="messages"]')!;
+      const observer = new MutationObserver(() => {
+        const last = [...list.querySelectorAll('article.assistant')].at(-1);
+        if (last?.getAttribute('data-status') === 'streaming' && (last.querySelector('.markdown')?.textContent ?? '').length > 0) {
+          observer.disconnect();
+          window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+        }
+      });
+      observer.observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await page.getByLabel('Message', { exact: true }).fill('Now describe it at length');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => assistants().count(), { timeout: 30_000 }).toBe(2);
+    await waitIdle();
+    const stopped = assistants().nth(1);
+    expect(await stopped.getAttribute('data-status')).toBe('stopped');
+    expect(await stopped.getByTestId('message-status').textContent()).toBe('Stopped');
+    expect(((await stopped.locator('.markdown').textContent()) ?? '').length).toBeGreaterThan(0);
+    await rpc('conversations.settings', { id: conversationId, params: { maxTokens: 10 } });
+  });
+
+  it('regenerates: the new answer is version 2/2 and the old one stays reachable', async () => {
+    const before = await assistants().nth(1).locator('.markdown').textContent();
+    await assistants().nth(1).getByRole('button', { name: 'Regenerate' }).click();
+    await waitIdle();
+    await expect.poll(() => assistants().nth(1).getByTestId('version').textContent(), { timeout: 30_000 }).toBe('2/2');
+    expect(await assistants().nth(1).getAttribute('data-status')).toBe('complete');
+    await assistants().nth(1).getByRole('button', { name: 'Previous version' }).click();
+    await expect.poll(() => assistants().nth(1).getByTestId('version').textContent()).toBe('1/2');
+    expect(await assistants().nth(1).locator('.markdown').textContent()).toBe(before);
+    await assistants().nth(1).getByRole('button', { name: 'Next version' }).click();
+    await expect.poll(() => assistants().nth(1).getByTestId('version').textContent()).toBe('2/2');
+  });
+
+  it('edits a question and resends it as a new branch', async () => {
+    await users().nth(1).getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Edit message').fill('Describe the glaze in one line');
+    await page.getByRole('button', { name: 'Save and send' }).click();
+    await waitIdle();
+    await expect.poll(() => users().nth(1).getByTestId('version').textContent(), { timeout: 30_000 }).toBe('2/2');
+    expect(await users().nth(1).locator('.plain').textContent()).toBe('Describe the glaze in one line');
+    expect(await assistants().nth(1).getAttribute('data-status')).toBe('complete');
+  });
+
+  it('after a reload the conversation, its images and versions are all there', async () => {
+    await page.reload();
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toMatch(/^Ready/);
+    await page.getByRole('button', { name: 'Product shots', exact: true }).click();
+    await expect.poll(() => users().count()).toBe(2);
+    expect(await users().nth(1).getByTestId('version').textContent()).toBe('2/2');
+    expect(await users().first().getByRole('img').count()).toBe(2);
+    await users().first().getByRole('img').first().evaluate((img: HTMLImageElement) => img.decode());
+    await users().nth(1).getByRole('button', { name: 'Previous version' }).click();
+    await expect.poll(() => users().nth(1).locator('.plain').textContent()).toBe('Now describe it at length');
+    expect(await assistants().nth(1).getByTestId('version').textContent()).toBe('2/2');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'chat.png') });
+  });
+
+  it('search finds a word from an answer and jumps to it', async () => {
+    const text = (await assistants().first().locator('.markdown').textContent()) ?? '';
+    const word = text.match(/[\p{L}\p{N}]{3,}/u)?.[0];
+    expect(word, `no searchable word in "${text}"`).toBeTruthy();
+    await page.keyboard.press('Control+K');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Search all messages');
+    await page.keyboard.type(word!);
+    const hit = page.getByRole('region', { name: 'Search results' }).getByRole('button').first();
+    await hit.waitFor({ timeout: 10_000 });
+    expect((await hit.locator('mark').first().textContent())?.toLowerCase()).toContain(word!.toLowerCase());
+    await hit.click();
+    await expect.poll(() => page.locator('article.focus').count()).toBe(1);
+    await page.getByRole('searchbox', { name: 'Search all messages' }).fill('');
+  });
+
+  it('delete moves to the trash and Undo brings it back', async () => {
+    await page.getByRole('button', { name: 'Delete Product shots' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Product shots', exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Product shots', exact: true }).count()).toBe(1);
+    await expect.poll(() => users().count()).toBe(2);
+  });
+
+  it('had no script errors or CSP violations', () => {
+    expect(problems).toEqual([]);
+  });
+});
