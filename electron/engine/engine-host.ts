@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fail, ok, type AppError, type Result } from '../shared/errors';
 import type { EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
-import type { Engine, GenerateRequest, ModelPair } from './engine';
+import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
 import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
 import { validateModelPair, type ModelPairInfo } from './model-validator';
@@ -65,16 +65,7 @@ export class LocalEngine implements Engine {
   private readonly pending = new Map<number, Pending>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<(status: EngineStatus) => void>();
-  private current: EngineStatus = {
-    state: 'no-model',
-    message: 'No model loaded',
-    model: null,
-    device: null,
-    gpuLayers: null,
-    fallbackReason: null,
-    error: null,
-    progress: null,
-  };
+  private current: EngineStatus = NO_MODEL_STATUS;
   /** What to reload after a worker crash, and the status to return to. */
   private loadedParams: LoadParams | null = null;
   private readyStatus: EngineStatus | null = null;

@@ -33,3 +33,15 @@ export interface Engine {
   generate(request: GenerateRequest, onEvent: (event: GenerateEvent) => void, signal?: AbortSignal): Promise<GenerateEvent & { type: 'done' | 'error' }>;
   dispose(): Promise<void>;
 }
+
+/** Before any model is loaded. */
+export const NO_MODEL_STATUS: EngineStatus = {
+  state: 'no-model',
+  message: 'No model loaded',
+  model: null,
+  device: null,
+  gpuLayers: null,
+  fallbackReason: null,
+  error: null,
+  progress: null,
+};

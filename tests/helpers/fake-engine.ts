@@ -1,6 +1,6 @@
 // An Engine that streams canned words, for transport tests. Records what it was asked and
 // whether the caller's AbortSignal fired.
-import type { Engine, GenerateRequest, ModelPair } from '../../electron/engine/engine';
+import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from '../../electron/engine/engine';
 import { ok, type Result } from '../../electron/shared/errors';
 import type { EngineStatus, GenerateEvent } from '../../electron/shared/types';
 
@@ -16,16 +16,7 @@ export class FakeEngine implements Engine {
   abortedAt: number | null = null;
   private markAborted!: () => void;
   private readonly listeners = new Set<(s: EngineStatus) => void>();
-  private current: EngineStatus = {
-    state: 'no-model',
-    message: 'No model loaded',
-    model: null,
-    device: null,
-    gpuLayers: null,
-    fallbackReason: null,
-    error: null,
-    progress: null,
-  };
+  private current: EngineStatus = NO_MODEL_STATUS;
   disposed = false;
 
   constructor(private readonly options: FakeEngineOptions = {}) {
