@@ -368,6 +368,11 @@ export class ModelManager {
       this.emit({ type: 'installed' });
       await this.preflight(plan, job);
     } catch (err) {
+      // Refused before any byte arrived (no access, no such file, no space): leave nothing behind.
+      if (!prior) {
+        await this.registry.remove(plan.id);
+        await rm(this.registry.dirOf(plan.id), { recursive: true, force: true });
+      }
       this.fail(job, err, plan.licenseUrl);
       throw err instanceof DownloadError ? this.toManagerError(err, plan.licenseUrl) : err;
     }

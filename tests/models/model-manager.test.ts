@@ -91,6 +91,9 @@ describe('model manager: downloads', () => {
     // 544512 + 172832 bytes = 717 KB, plus 10% = 789 KB; 500 KB free.
     expect(err.message).toMatch(/needs 789 KB \(717 KB of files plus 10%\) but only 500 KB is free/);
     expect(server.served.get('tiny/model.gguf') ?? 0).toBeLessThanOrEqual(1);
+    // Refused before any byte: no entry, no folder.
+    expect(await m.list()).toEqual([]);
+    expect(readdirSync(m.registry.modelsDir)).toEqual(['registry.json']);
   });
 
   it('403 on a gated repo says to accept the license and add a token', async () => {

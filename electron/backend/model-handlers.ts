@@ -1,0 +1,68 @@
+// Model manager calls: catalog, installed pairs, downloads, imports and the active pair.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Engine } from '../engine/engine';
+import { hfTokenFrom } from '../models/hugging-face';
+import { ModelManager, ModelManagerError } from '../models/model-manager';
+import type { FitDevice, modelsContract } from '../shared/contracts/models';
+import type { Handlers } from '../shared/dispatcher';
+import { AppErrorException } from '../shared/errors';
+
+/** The GPU the engine found (known once a model was loaded); empty before. */
+export function engineDevices(engine: Engine): FitDevice[] {
+  const d = engine.status().device;
+  return d ? [{ name: d.name, backend: d.backend, memoryBytes: d.memoryBytes }] : [];
+}
+
+/** The manager the backend uses: headless token from the environment unless one is injected. */
+export function createModelManager(dataDir: string, engine: Engine, hfToken?: () => string | null | Promise<string | null>): ModelManager {
+  return new ModelManager({ dataDir, devices: () => engineDevices(engine), hfToken: hfToken ?? (() => hfTokenFrom(undefined)) });
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ModelManagerError) throw new AppErrorException(err.toAppError());
+    throw err;
+  }
+}
+
+export function createModelHandlers(deps: { engine: Engine; models?: ModelManager }): Handlers<typeof modelsContract> {
+  const { engine } = deps;
+  // Transport tests build handlers without a data folder: a throwaway one keeps them honest.
+  const models = deps.models ?? createModelManager(mkdtempSync(path.join(os.tmpdir(), 'firellava-models-')), engine);
+  return {
+    'models.catalog': ({ nCtx }) => guard(() => models.catalogItems(nCtx)),
+    'models.list': ({ nCtx }) => guard(() => models.list(nCtx)),
+    'models.pull': (req) => guard(() => models.startPull(req)),
+    'models.pause': ({ id }) => guard(() => models.pause(id)),
+    'models.resume': ({ id }) => guard(() => models.resume(id)),
+    'models.cancel': ({ id }) => guard(() => models.cancel(id)),
+    'models.import': (req) => guard(() => models.importLocal(req)),
+    'models.delete': ({ id }) =>
+      guard(async () => {
+        await models.remove(id);
+        return { id };
+      }),
+    'models.setActive': ({ id }) =>
+      guard(async () => {
+        const model = await models.setActive(id);
+        const file = (role: 'model' | 'mmproj'): string => (model.files.find((f) => f.role === role) as { path: string }).path;
+        // Loading takes a while for 13B: progress and failures show on engine.watch.
+        void engine.load({ model: file('model'), mmproj: file('mmproj') });
+        return model;
+      }),
+    'models.watch': async (_input, emit, signal) => {
+      if (signal.aborted) return;
+      const off = models.onEvent(emit);
+      try {
+        emit({ type: 'snapshot', jobs: models.jobList() });
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      } finally {
+        off();
+      }
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// `firellava models`: the installed pairs, their status and which one is active.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatBytes } from '../../models/disk-space';
+import { ModelManager } from '../../models/model-manager';
+
+const USAGE = `Usage: firellava models [--data-dir DIR] [--json]
+
+Lists the installed model pairs, their status (ready, incomplete, invalid, missing) and the active one.
+  --data-dir DIR   where models are kept (default ~/.firellava)
+  --json           machine-readable output
+  -h, --help       show this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const dataDir = path.resolve(values['data-dir'] ?? path.join(os.homedir(), '.firellava'));
+  const models = await new ModelManager({ dataDir }).list();
+  if (values.json) {
+    console.log(JSON.stringify(models, null, 2));
+    return 0;
+  }
+  if (models.length === 0) {
+    console.log(`No models in ${path.join(dataDir, 'models')}. Add one with: firellava pull --data-dir ${dataDir} --model-url URL --mmproj-url URL`);
+    return 0;
+  }
+  for (const m of models) {
+    console.log(`${m.active ? '*' : ' '} ${m.id.padEnd(32)} ${m.status.padEnd(10)} ${formatBytes(m.diskBytes).padStart(9)}  ${m.name}`);
+    if (m.problem) console.log(`    ${m.problem}`);
+  }
+  return 0;
+}
