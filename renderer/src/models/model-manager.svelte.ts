@@ -1,0 +1,116 @@
+// State of the model manager view: catalog, installed pairs, live downloads. The component only
+// reads this and calls its methods; every call goes through the typed contract.
+import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
+import type { CatalogItem, DownloadJob, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
+import type { Result } from '../../../electron/shared/errors';
+import { firstRunChoice } from './model-view';
+
+export class ModelManagerState {
+  catalog = $state<CatalogItem[]>([]);
+  installed = $state<InstalledModel[]>([]);
+  jobs = $state<DownloadJob[]>([]);
+  /** Catalog entry whose details (size, license) are shown before anything downloads. */
+  selected = $state<string | null>(null);
+  error = $state<string | null>(null);
+  busy = $state(false);
+  loaded = $state(false);
+
+  readonly activeModel = $derived(this.installed.find((m) => m.active) ?? null);
+  readonly hasReadyModel = $derived(this.installed.some((m) => m.status === 'ready'));
+
+  private watch: StreamHandle | null = null;
+
+  constructor(
+    private readonly client: ContractClient,
+    private readonly nCtx = 4096,
+  ) {}
+
+  private unwrap<T>(r: Result<T>): T | null {
+    if (r.ok) return r.value;
+    this.error = r.error.message;
+    return null;
+  }
+
+  async refresh(): Promise<void> {
+    const [catalog, installed] = await Promise.all([this.client.call('models.catalog', { nCtx: this.nCtx }), this.client.call('models.list', { nCtx: this.nCtx })]);
+    this.catalog = this.unwrap(catalog) ?? this.catalog;
+    this.installed = this.unwrap(installed) ?? this.installed;
+    this.loaded = true;
+  }
+
+  async refreshInstalled(): Promise<void> {
+    this.installed = this.unwrap(await this.client.call('models.list', { nCtx: this.nCtx })) ?? this.installed;
+  }
+
+  /** Loads everything and follows download progress until stop(). */
+  async start(): Promise<void> {
+    this.watch ??= this.client.stream('models.watch', {}, (e) => {
+      if (e.type === 'snapshot') this.jobs = e.jobs;
+      else if (e.type === 'job') this.upsertJob(e.job);
+      else void this.refreshInstalled();
+    });
+    await this.refresh();
+    this.selected ??= firstRunChoice(this.catalog, this.installed);
+  }
+
+  stop(): void {
+    this.watch?.cancel();
+    this.watch = null;
+  }
+
+  private upsertJob(job: DownloadJob): void {
+    const i = this.jobs.findIndex((j) => j.id === job.id);
+    if (i >= 0) this.jobs[i] = job;
+    else this.jobs.push(job);
+  }
+
+  private async run<T>(fn: () => Promise<Result<T>>): Promise<T | null> {
+    this.busy = true;
+    this.error = null;
+    try {
+      return this.unwrap(await fn());
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async pull(req: PullRequest): Promise<boolean> {
+    const job = await this.run(() => this.client.call('models.pull', req));
+    if (job) this.upsertJob(job);
+    return job !== null;
+  }
+
+  pause(id: string): Promise<unknown> {
+    return this.run(() => this.client.call('models.pause', { id }));
+  }
+
+  resume(id: string): Promise<unknown> {
+    return this.run(() => this.client.call('models.resume', { id }));
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.run(() => this.client.call('models.cancel', { id }));
+    await this.refreshInstalled();
+  }
+
+  async importLocal(req: ImportRequest): Promise<boolean> {
+    const m = await this.run(() => this.client.call('models.import', req));
+    await this.refreshInstalled();
+    return m !== null;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.run(() => this.client.call('models.delete', { id }));
+    this.jobs = this.jobs.filter((j) => j.id !== id);
+    await this.refreshInstalled();
+  }
+
+  async setActive(id: string): Promise<void> {
+    await this.run(() => this.client.call('models.setActive', { id }));
+    await this.refreshInstalled();
+  }
+
+  dismissJob(id: string): void {
+    this.jobs = this.jobs.filter((j) => j.id !== id);
+  }
+}
