@@ -83,7 +83,8 @@ interface TensorJob extends GgufTensorSpec {
  * new row 2j + i <- old row i * d/2 + j, makes both compute the same attention scores.
  * `rows` must be whole heads.
  */
-export function permuteRotaryRows(src: Float32Array, rows: number, rowLength: number, headDim: number, out = new Float32Array(src.length)): Float32Array {
+export function permuteRotaryRows<T extends Float32Array | Uint8Array>(src: T, rows: number, rowLength: number, headDim: number, out?: T): T {
+  const dst = out ?? new (src.constructor as new (n: number) => T)(src.length);
   if (rows % headDim !== 0 || headDim % 2 !== 0) throw new RangeError(`${rows} rows are not whole heads of ${headDim}`);
   const half = headDim / 2;
   for (let h = 0; h < rows / headDim; h++) {
@@ -91,11 +92,11 @@ export function permuteRotaryRows(src: Float32Array, rows: number, rowLength: nu
       for (let j = 0; j < half; j++) {
         const from = (h * headDim + i * half + j) * rowLength;
         const to = (h * headDim + 2 * j + i) * rowLength;
-        out.set(src.subarray(from, from + rowLength), to);
+        dst.set(src.subarray(from, from + rowLength), to);
       }
     }
   }
-  return out;
+  return dst;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,9 +372,25 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     if (headDim) step = Math.max(headDim, step - (step % headDim));
     let buf = new Float32Array(0);
     let permuted = new Float32Array(0);
+    // Same type in and out (F16 -> F16, F32 -> F32): bytes pass through, rows reordered as bytes.
+    const passthrough = (t.dtype === 'F16' && job.type === GgmlType.F16) || (t.dtype === 'F32' && job.type === GgmlType.F32);
+    const eb = t.dtype === 'F32' ? 4 : 2;
+    let permutedBytes = new Uint8Array(0);
     for (let r = 0; r < rows; r += step) {
       checkCancel();
       const n = Math.min(step, rows - r);
+      if (passthrough) {
+        const raw = await reader.readRawRows(readAs, r, n);
+        bytesDone += (t.byteSize * n) / rows;
+        if (headDim && !options.unsafeSkipRotaryPermutation) {
+          if (permutedBytes.length !== raw.length) permutedBytes = new Uint8Array(raw.length);
+          permuteRotaryRows(raw, n, rowLength * eb, headDim, permutedBytes);
+          yield permutedBytes;
+        } else {
+          yield raw;
+        }
+        continue;
+      }
       if (buf.length !== n * rowLength) buf = new Float32Array(n * rowLength);
       await reader.readRows(readAs, r, n, buf);
       let values: Float32Array = buf;

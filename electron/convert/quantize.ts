@@ -4,7 +4,7 @@
 //         of nibbles: byte j holds q[j] (low) and q[j+16] (high), q = min(15, trunc(x/d + 8.5))
 // Arithmetic is rounded to float32 (Math.fround) so results match the C code bit for bit.
 import { GgmlType } from '../gguf/ggml-types';
-import { f16ToF32, f32ArrayToF16, f32ToF16 } from '../gguf/gguf-writer';
+import { f16ToF32, f32ToF16 } from '../gguf/gguf-writer';
 
 export const QK = 32;
 export const Q8_0_BLOCK_BYTES = 34;
@@ -100,13 +100,32 @@ export function dequantizeQ4_0(src: Uint8Array, n: number): Float32Array {
   return out;
 }
 
+/**
+ * float32 -> float16 bits with round-to-nearest-even, like ggml. Normal-range values take a
+ * branch-free path; the rare rest (zeros, subnormals, overflow) goes through f32ToF16.
+ */
+export function f32ToF16Array(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i] as number;
+    const abs = x & 0x7fffffff;
+    if (abs >= 0x38800000 && abs < 0x477ff000) {
+      const m = abs - 0x38000000; // rebias the exponent from 127 to 15
+      out[i] = ((x >>> 16) & 0x8000) | ((m + 0x0fff + ((m >>> 13) & 1)) >>> 13);
+    } else {
+      out[i] = f32ToF16(src[i] as number);
+    }
+  }
+  return out;
+}
+
 /** Encodes float32 values as a ggml tensor type's bytes (F32, F16, Q8_0, Q4_0). */
 export function encodeAs(type: number, values: Float32Array): Uint8Array {
   switch (type) {
     case GgmlType.F32:
       return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     case GgmlType.F16: {
-      const h = f32ArrayToF16(values);
+      const h = f32ToF16Array(values);
       return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
     }
     case GgmlType.Q8_0:

@@ -137,7 +137,12 @@ export function decodeToF32(dtype: SafetensorsDtype, bytes: Uint8Array, out: Flo
   if (dtype === 'F32') {
     new Uint8Array(out.buffer, out.byteOffset, n * 4).set(bytes.subarray(0, n * 4));
   } else if (dtype === 'F16') {
-    for (let i = 0; i < n; i++) out[i] = F16_TABLE[(bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8)] as number;
+    if (bytes.byteOffset % 2 === 0) {
+      const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n); // little-endian hosts only, like ggml
+      for (let i = 0; i < n; i++) out[i] = F16_TABLE[h[i] as number] as number;
+    } else {
+      for (let i = 0; i < n; i++) out[i] = F16_TABLE[(bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8)] as number;
+    }
   } else {
     const bits = new Uint32Array(out.buffer, out.byteOffset, n);
     for (let i = 0; i < n; i++) bits[i] = (((bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8)) << 16) >>> 0;
@@ -162,15 +167,22 @@ export class TensorReader {
 
   async readRows(t: CheckpointTensor, row: number, count: number, out: Float32Array): Promise<void> {
     const rowLength = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (out.length !== count * rowLength) throw new Error(`readRows: output holds ${out.length}, need ${count * rowLength}`);
+    decodeToF32(t.dtype, await this.readRawRows(t, row, count), out);
+  }
+
+  /** The rows' bytes as stored; the view is valid until the next read. */
+  async readRawRows(t: CheckpointTensor, row: number, count: number): Promise<Uint8Array> {
+    const rowLength = t.shape.slice(1).reduce((a, b) => a * b, 1);
     const eb = DTYPE_BYTES[t.dtype];
     const bytes = count * rowLength * eb;
-    if (out.length !== count * rowLength) throw new Error(`readRows: output holds ${out.length}, need ${count * rowLength}`);
     if (this.file !== t.file) {
       await this.close();
       this.fh = await open(t.file, 'r');
       this.file = t.file;
     }
-    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafe(bytes);
+    // allocUnsafeSlow: an own ArrayBuffer at offset 0, so F16 data can be viewed as Uint16Array.
+    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(bytes);
     let done = 0;
     const start = t.offset + row * rowLength * eb;
     while (done < bytes) {
@@ -178,7 +190,7 @@ export class TensorReader {
       if (bytesRead === 0) throw new CheckpointError(`${basename(t.file)} ended while reading ${t.name}`, 'BAD_FILE');
       done += bytesRead;
     }
-    decodeToF32(t.dtype, this.raw.subarray(0, bytes), out);
+    return this.raw.subarray(0, bytes);
   }
 
   /** Whole tensor as float32 (for small tensors and tests). */

@@ -1,8 +1,8 @@
 // Q8_0 / Q4_0 against ggml's formulas: block byte layout, round-trip error bounds, edge cases.
 import { describe, expect, test } from 'vitest';
-import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from '../../electron/convert/quantize';
+import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, dequantizeQ4_0, dequantizeQ8_0, f32ToF16Array, quantizeQ4_0, quantizeQ8_0 } from '../../electron/convert/quantize';
 import { GgmlType, tensorByteSize } from '../../electron/gguf/ggml-types';
-import { f16ToF32 } from '../../electron/gguf/gguf-writer';
+import { f16ToF32, f32ToF16 } from '../../electron/gguf/gguf-writer';
 
 function randomValues(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
@@ -104,5 +104,14 @@ describe('Q4_0', () => {
         if (Math.sign(v) === Math.sign(-d) || Math.abs(v) <= 7 * ad) expect(err).toBeLessThanOrEqual(ad / 2 + slack * 8);
       }
     }
+  });
+});
+
+describe('fast F16 encoding', () => {
+  test('bit-identical to the reference rounding on random, tie, subnormal, overflow and special values', () => {
+    const special = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e6, -1e6, 6.1e-5, 6.0e-5, 5.96e-8, 1e-9, Infinity, -Infinity, NaN, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -14, 2 ** -14 - 2 ** -30];
+    const x = new Float32Array([...special, ...randomValues(4096, 3, 10), ...randomValues(4096, 4, 1e-4)]);
+    const fast = f32ToF16Array(x);
+    for (let i = 0; i < x.length; i++) expect(fast[i], `value ${x[i]}`).toBe(f32ToF16(x[i] as number));
   });
 });

@@ -93,7 +93,9 @@ export async function run(argv: string[]): Promise<number> {
     const r = await job.done;
     console.log(`model   ${r.model}`);
     console.log(`mmproj  ${r.mmproj}`);
-    console.error(`converted ${gb(r.inputBytes)} in ${r.seconds.toFixed(1)} s (${(r.inputBytes / 1e6 / r.seconds).toFixed(0)} MB/s)`);
+    // maxRSS covers the worker thread too (same process): what "bounded memory" is measured by.
+    const rssMb = process.resourceUsage().maxRSS / 1024;
+    console.error(`converted ${gb(r.inputBytes)} in ${r.seconds.toFixed(1)} s (${(r.inputBytes / 1e6 / r.seconds).toFixed(0)} MB/s), peak RSS ${rssMb.toFixed(0)} MB`);
     return 0;
   } catch (err) {
     if (err instanceof CheckpointError && err.code === 'CANCELLED') {
