@@ -14,6 +14,7 @@ import { gradientPng } from '../electron/fixtures/png';
 import { convertBench } from './convert-bench';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
+import { storeBench } from './store-bench';
 import type { ChatTurn } from '../electron/shared/contract';
 import type { ContractClient } from '../electron/shared/client';
 import type { GenerateEvent } from '../electron/shared/types';
@@ -312,6 +313,8 @@ async function main(): Promise<void> {
   const out = table(rows);
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
+  // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
+  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}`);
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }

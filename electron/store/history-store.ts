@@ -294,12 +294,15 @@ export class HistoryStore {
     if (!fts) return [];
     const rows = this.db
       .prepare(
-        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title,
-                snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet
-         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
-         WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY rank LIMIT ?`,
+        // Newest first: FTS5 walks its index by rowid and stops early, where ranking by relevance
+        // would score every match (hundreds of ms for a common word in 200,000 messages).
+        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, hits.snippet
+         FROM (SELECT rowid, snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet FROM messages_fts
+               WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hits
+         JOIN messages m ON m.id = hits.rowid JOIN conversations c ON c.id = m.conversation_id
+         WHERE c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?`,
       )
-      .all(fts, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; snippet: string }[];
+      .all(fts, limit * 4, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; snippet: string }[];
     return rows.map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, role: r.role, snippet: r.snippet, createdAt: r.created_at }));
   }
 }

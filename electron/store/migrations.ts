@@ -82,6 +82,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'index siblings by (conversation, parent): root messages of one chat without scanning every chat',
+    up(db) {
+      db.exec('CREATE INDEX messages_by_conversation_parent ON messages(conversation_id, parent_id)');
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -49,13 +49,25 @@ describe('schema and migrations', () => {
     v1.close();
 
     const store = HistoryStore.open(file);
-    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(store.search('turquoise').map((h) => h.conversationTitle)).toEqual(['Old chat']);
     expect(store.backupPath).toMatch(/history\.sqlite\.v1-.*\.bak$/);
     const backup = new Database(store.backupPath!, { readonly: true });
     expect(backup.pragma('user_version', { simple: true })).toBe(1);
     expect(backup.prepare('SELECT text FROM messages').get()).toEqual({ text: 'a turquoise teapot' });
     backup.close();
+    store.close();
+  });
+
+  it('migration 3 finds the first messages of one conversation through an index, not a scan of all', () => {
+    const file = tempDb();
+    openDatabase(file, { migrations: MIGRATIONS.slice(0, 2) }).db.close();
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(3);
+    const plan = store.db
+      .prepare("EXPLAIN QUERY PLAN SELECT id FROM messages WHERE conversation_id = 'c' AND parent_id IS NULL")
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join()).toContain('messages_by_conversation_parent');
     store.close();
   });
 
@@ -71,7 +83,8 @@ describe('schema and migrations', () => {
     } catch (err) {
       error = err as AppErrorException;
     }
-    expect(error?.error.message).toMatch(/written by a newer version of FireLLaVA \(schema 3; this version knows up to 2\)/);
+    expect(error?.error.message).toContain(`written by a newer version of FireLLaVA (schema ${SCHEMA_VERSION + 1}; this version knows up to ${SCHEMA_VERSION})`);
+    expect(error?.error.message).toContain('It was not changed.');
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -195,6 +208,17 @@ describe('history store', () => {
     store.emptyTrash();
     expect(store.referencedAttachmentIds().size).toBe(0);
     expect(store.db.prepare('SELECT count(*) AS n FROM attachments').get()).toEqual({ n: 0 });
+    store.close();
+  });
+
+  it('lists search hits newest first', () => {
+    const store = HistoryStore.open(tempDb());
+    const ids = ['first', 'second', 'third'].map((t) => {
+      const c = store.createConversation(t);
+      return store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: `the ${t} teapot`, status: 'complete' }).id;
+    });
+    expect(store.search('teapot').map((h) => h.messageId)).toEqual([...ids].reverse());
+    expect(store.search('teapot', 2).map((h) => h.messageId)).toEqual([ids[2], ids[1]]);
     store.close();
   });
 
