@@ -11,6 +11,7 @@ import { createBackend } from '../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
 import { gradientPng } from '../electron/fixtures/png';
+import { downloadBench } from './download-bench';
 import { convertBench } from './convert-bench';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
@@ -316,6 +317,7 @@ async function main(): Promise<void> {
   // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
   if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}`);
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
+  console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }
 

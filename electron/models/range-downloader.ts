@@ -61,6 +61,8 @@ export interface DownloadOptions {
   progressIntervalMs?: number;
   /** Idle socket timeout. */
   timeoutMs?: number;
+  /** Flush to disk before the rename (default true: a power cut must not leave a "complete" file of zeros). */
+  fsync?: boolean;
 }
 
 export interface DownloadResult {
@@ -416,7 +418,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
       }
     }
     emit(true);
-    await fh.sync();
+    if (options.fsync !== false) await fh.sync();
     await fh.close();
     fh = null;
 
