@@ -15,6 +15,7 @@ import { downloadBench } from './download-bench';
 import { convertBench } from './convert-bench';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
+import { rendererStreamBench } from './renderer-bench';
 import { storeBench } from './store-bench';
 import type { ChatTurn } from '../electron/shared/contract';
 import type { ContractClient } from '../electron/shared/client';
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
   // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
-  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}`);
+  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}\n\n${await rendererStreamBench({ rendererDir: path.join(ROOT, 'dist', 'renderer') })}`);
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBlocks } from '../../renderer/src/lib/markdown';
+import { renderBlocks, StreamingMarkdown } from '../../renderer/src/lib/markdown';
 
 const html = (text: string): string => renderBlocks(text).map((b) => b.html).join('');
 
@@ -33,5 +33,23 @@ describe('markdown for model output', () => {
     const second = renderBlocks('Para one.\n\nPara two is growing', cache);
     expect(second[0]!.html).toBe(first[0]!.html);
     expect(cache.size).toBe(size + 1); // only the last block was rendered again
+  });
+});
+
+describe('streaming markdown', () => {
+  it('gives the same blocks as a full render at every step of a growing answer', () => {
+    const answer =
+      '# Mug\n\nA **blue** mug with a\nglossy glaze.\n\n- one\n- two\n  continued\n- three\n\n```js\nconst a = 1;\n\nconst b = 2;\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nTitle\n---\n\n> quote\n> more\n\nEnd <b>raw</b>.';
+    const stream = new StreamingMarkdown();
+    for (let i = 1; i <= answer.length; i++) {
+      const text = answer.slice(0, i);
+      expect(stream.update(text).map((b) => b.html), `at ${i}: ${JSON.stringify(text.slice(-20))}`).toEqual(renderBlocks(text).map((b) => b.html));
+    }
+  });
+
+  it('starts over when the text is replaced rather than extended', () => {
+    const stream = new StreamingMarkdown();
+    stream.update('First paragraph.\n\nSecond.\n\nThird.\n\nFourth.');
+    expect(stream.update('Other text.').map((b) => b.html)).toEqual(['<p>Other text.</p>\n']);
   });
 });

@@ -37,17 +37,59 @@ export interface Block {
 
 /** Markdown blocks, rendered to HTML that still needs sanitizing. */
 export function renderBlocks(text: string, cache: Map<string, string> = new Map()): Block[] {
+  return render(text, cache).blocks;
+}
+
+function render(text: string, cache: Map<string, string>): { blocks: Block[]; ends: number[] } {
   const tokens = marked.lexer(text);
-  const out: Block[] = [];
+  const blocks: Block[] = [];
+  /** Source offset where each block ends (space tokens included), to resume lexing there. */
+  const ends: number[] = [];
+  let offset = 0;
   for (const token of tokens) {
-    if (token.type === 'space') continue;
+    offset += token.raw.length;
+    if (token.type === 'space') {
+      if (ends.length) ends[ends.length - 1] = offset;
+      continue;
+    }
     let html = cache.get(token.raw);
     if (html === undefined) {
       const list = Object.assign([token], { links: tokens.links });
       html = marked.parser(list);
       cache.set(token.raw, html);
     }
-    out.push({ raw: token.raw, html });
+    blocks.push({ raw: token.raw, html });
+    ends.push(offset);
   }
-  return out;
+  return { blocks, ends };
+}
+
+/**
+ * For text that only grows (a streaming answer): blocks before the last two are final, so each
+ * update lexes only from there on. Keeps a long answer's per-token cost flat instead of growing
+ * with its length. Falls back to a full render when the text changed in any other way.
+ */
+export class StreamingMarkdown {
+  #text = '';
+  #stable: Block[] = [];
+  #stableEnd = 0;
+  readonly #cache = new Map<string, string>();
+
+  update(text: string): Block[] {
+    if (!text.startsWith(this.#text) || this.#stableEnd > text.length) {
+      this.#stable = [];
+      this.#stableEnd = 0;
+    }
+    this.#text = text;
+    const tail = render(text.slice(this.#stableEnd), this.#cache);
+    const keep = Math.max(0, tail.blocks.length - 2);
+    const blocks = [...this.#stable, ...tail.blocks];
+    if (keep > 0) {
+      this.#stable = [...this.#stable, ...tail.blocks.slice(0, keep)];
+      this.#stableEnd += tail.ends[keep - 1]!;
+    }
+    // The cache only needs what can still be on screen.
+    if (this.#cache.size > 500) this.#cache.clear();
+    return blocks;
+  }
 }
