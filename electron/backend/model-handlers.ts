@@ -9,10 +9,10 @@ import type { FitDevice, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
 
-/** The GPU the engine found (known once a model was loaded); empty before. */
-export function engineDevices(engine: Engine): FitDevice[] {
+/** The device the engine runs on, known once it has loaded a model; null before. */
+export function engineDevices(engine: Engine): FitDevice[] | null {
   const d = engine.status().device;
-  return d ? [{ name: d.name, backend: d.backend, memoryBytes: d.memoryBytes }] : [];
+  return d ? [{ name: d.name, backend: d.backend, memoryBytes: d.memoryBytes }] : null;
 }
 
 /** The manager the backend uses: headless token from the environment unless one is injected. */

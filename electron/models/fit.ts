@@ -37,15 +37,17 @@ export function footprintFromEstimate(e: CatalogEntry['estimate']): ModelFootpri
   };
 }
 
-export function estimateFit(footprint: ModelFootprint, devices: readonly FitDevice[], nCtx = DEFAULT_FIT_CONTEXT, approximate = false): FitReport {
+/** devices null: not known yet (the engine reports them once it has started a model). */
+export function estimateFit(footprint: ModelFootprint, devices: readonly FitDevice[] | null, nCtx = DEFAULT_FIT_CONTEXT, approximate = false): FitReport {
   const gpus = usableGpus(
-    devices.map((d) => ({ backend: d.backend, type: d.backend === 'cpu' ? ('cpu' as const) : ('gpu' as const), name: d.name, memoryBytes: d.memoryBytes ?? 0 })),
+    (devices ?? []).map((d) => ({ backend: d.backend, type: d.backend === 'cpu' ? ('cpu' as const) : ('gpu' as const), name: d.name, memoryBytes: d.memoryBytes ?? 0 })),
   ).filter((g) => g.memoryBytes > 0);
   const gpu = gpus[0];
   const totalLayers = footprint.layerBytes.length;
-  const base = { devices: [...devices], nCtx, approximate, totalLayers };
+  const base = { devices: [...(devices ?? [])], nCtx, approximate, totalLayers };
   if (!gpu) {
-    return { ...base, fit: 'cpu', gpuLayers: 0, visionOnGpu: false, estimatedBytes: 0, summary: 'Runs on the CPU: no GPU found (slow)' };
+    const summary = devices === null ? 'GPU not detected yet (known once a model has been loaded): counted as CPU' : 'Runs on the CPU: no GPU found (slow)';
+    return { ...base, fit: 'cpu', gpuLayers: 0, visionOnGpu: false, estimatedBytes: 0, summary };
   }
   const plan = planGpuLayers(footprint, nCtx, gpu.memoryBytes);
   const where = `${gpu.name} (${gpu.backend}, ${formatBytes(gpu.memoryBytes)})`;

@@ -33,7 +33,7 @@ export interface ModelManagerOptions {
   /** Hugging Face token (keychain in the app, env or flag headless); read at each download. */
   hfToken?: () => string | null | Promise<string | null>;
   /** GPUs for the fit estimate. */
-  devices?: () => FitDevice[] | Promise<FitDevice[]>;
+  devices?: () => FitDevice[] | null | Promise<FitDevice[] | null>;
   retry?: Partial<RetryPolicy>;
   progressIntervalMs?: number;
 }
@@ -164,8 +164,9 @@ export class ModelManager {
     return this.catalogCache;
   }
 
-  private async devices(): Promise<FitDevice[]> {
-    return (await this.options.devices?.()) ?? [];
+  /** null: not known yet. */
+  private async devices(): Promise<FitDevice[] | null> {
+    return this.options.devices ? this.options.devices() : [];
   }
 
   async catalogItems(nCtx = DEFAULT_FIT_CONTEXT): Promise<CatalogItem[]> {
@@ -192,7 +193,7 @@ export class ModelManager {
     return v;
   }
 
-  private async describe(entry: RegistryEntry, active: string | null, devices: FitDevice[], nCtx: number): Promise<InstalledModel> {
+  private async describe(entry: RegistryEntry, active: string | null, devices: FitDevice[] | null, nCtx: number): Promise<InstalledModel> {
     const files = await Promise.all(
       entry.files.map(async (f) => {
         const p = this.registry.pathOf(entry.id, f.fileName);

@@ -17,6 +17,8 @@ export interface ServedFile {
   corruptAt?: number;
   /** Require this bearer token (401 without, 403 with a wrong one). */
   token?: string;
+  /** Answer 302 to this absolute URL (a CDN on another origin). */
+  redirectTo?: string;
 }
 
 export interface LoopbackServer {
@@ -51,6 +53,10 @@ export async function startLoopbackServer(files: Record<string, ServedFile> = {}
     state.requests.push({ name, range: req.headers.range ?? null, authorization: req.headers.authorization ?? null });
     if (!file) {
       res.writeHead(404).end('not found');
+      return;
+    }
+    if (file.redirectTo !== undefined) {
+      res.writeHead(302, { location: file.redirectTo }).end();
       return;
     }
     if (file.token !== undefined) {

@@ -251,6 +251,8 @@ describe('model manager: catalog and fit', () => {
     expect(partial.summary).toMatch(/Partly on GTX 1650 .*: \d+ of 40 layers on the GPU/);
     const none = (await manager({ catalog: await loadCatalog() }).catalogItems())[0]!.fit!;
     expect(none).toMatchObject({ fit: 'cpu', summary: 'Runs on the CPU: no GPU found (slow)' });
+    const unknown = (await manager({ catalog: await loadCatalog(), devices: () => null }).catalogItems())[0]!.fit!;
+    expect(unknown.summary).toMatch(/^GPU not detected yet/);
 
     const installed = await m.importLocal({ modelPath: fx.pair.model, mmprojPath: fx.pair.mmproj, mode: 'symlink' });
     expect(installed.fit).toMatchObject({ fit: 'full', gpuLayers: 2, totalLayers: 2, visionOnGpu: true, approximate: false });
