@@ -10,8 +10,11 @@ import { GgufWriter, kv, type GgufTensorSpec } from '../gguf/gguf-writer';
 import type { GgufKv } from '../gguf/gguf-reader';
 import { validateModelPair } from '../engine/model-validator';
 import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-checkpoint';
-import { encodeAs } from './quantize';
+import { createEncodePool, encodeTask, type EncodePool } from './encode-pool';
+import { permuteRotaryRows } from './permute';
 import { CheckpointError, TensorReader, openCheckpoint, type CheckpointTensor } from './safetensors';
+
+export { permuteRotaryRows };
 
 export const QUANTS = ['f32', 'f16', 'q8_0', 'q4_0'] as const;
 export type Quant = (typeof QUANTS)[number];
@@ -57,6 +60,13 @@ export interface ConvertOptions {
   unsafeSkipRotaryPermutation?: boolean;
   /** Skip free-space check (tests on tmpfs). */
   skipSpaceCheck?: boolean;
+  /**
+   * Quantize/convert chunks in this many worker threads (needs encodeWorkerEntry); 0 or absent
+   * encodes on the converting thread.
+   */
+  encodeWorkers?: number;
+  /** Bundled worker file that serves encode tasks (dist/convert/convert-worker.cjs). */
+  encodeWorkerEntry?: string;
 }
 
 export interface ConvertResult {
@@ -72,31 +82,6 @@ interface TensorJob extends GgufTensorSpec {
   src: CheckpointTensor;
   /** Heads to permute rows for (q_proj: n_head, k_proj: n_head_kv). */
   permuteHeads?: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// rotary permutation
-
-/**
- * HF LLaMA checkpoints rotate pairs (i, i + d/2) within each head ("rotate_half"); llama.cpp
- * rotates adjacent pairs (2i, 2i + 1). Reordering the output rows of q_proj/k_proj per head,
- * new row 2j + i <- old row i * d/2 + j, makes both compute the same attention scores.
- * `rows` must be whole heads.
- */
-export function permuteRotaryRows<T extends Float32Array | Uint8Array>(src: T, rows: number, rowLength: number, headDim: number, out?: T): T {
-  const dst = out ?? new (src.constructor as new (n: number) => T)(src.length);
-  if (rows % headDim !== 0 || headDim % 2 !== 0) throw new RangeError(`${rows} rows are not whole heads of ${headDim}`);
-  const half = headDim / 2;
-  for (let h = 0; h < rows / headDim; h++) {
-    for (let i = 0; i < 2; i++) {
-      for (let j = 0; j < half; j++) {
-        const from = (h * headDim + i * half + j) * rowLength;
-        const to = (h * headDim + 2 * j + i) * rowLength;
-        dst.set(src.subarray(from, from + rowLength), to);
-      }
-    }
-  }
-  return dst;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +330,8 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
   await rm(mmprojPath, { force: true });
 
   const reader = new TensorReader();
+  const pool: EncodePool | undefined =
+    options.encodeWorkers && options.encodeWorkers > 0 && options.encodeWorkerEntry ? createEncodePool(options.encodeWorkerEntry, options.encodeWorkers) : undefined;
   const chunkElements = options.chunkElements ?? 4 * 1024 * 1024;
   const writeFile = async (path: string, file: 'model' | 'mmproj', metadata: GgufKv[], jobs: TensorJob[]): Promise<void> => {
     const w = await GgufWriter.create(path, metadata, jobs, { sync: options.sync ?? true });
@@ -370,12 +357,11 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     const headDim = job.permuteHeads ? rows / job.permuteHeads : 0;
     let step = Math.max(1, Math.floor(chunkElements / rowLength));
     if (headDim) step = Math.max(headDim, step - (step % headDim));
-    let buf = new Float32Array(0);
-    let permuted = new Float32Array(0);
     // Same type in and out (F16 -> F16, F32 -> F32): bytes pass through, rows reordered as bytes.
     const passthrough = (t.dtype === 'F16' && job.type === GgmlType.F16) || (t.dtype === 'F32' && job.type === GgmlType.F32);
     const eb = t.dtype === 'F32' ? 4 : 2;
     let permutedBytes = new Uint8Array(0);
+    const inflight: Promise<Uint8Array>[] = [];
     for (let r = 0; r < rows; r += step) {
       checkCancel();
       const n = Math.min(step, rows - r);
@@ -391,17 +377,24 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
         }
         continue;
       }
-      if (buf.length !== n * rowLength) buf = new Float32Array(n * rowLength);
-      await reader.readRows(readAs, r, n, buf);
-      let values: Float32Array = buf;
-      if (headDim && !options.unsafeSkipRotaryPermutation) {
-        if (permuted.length !== buf.length) permuted = new Float32Array(buf.length);
-        values = permuteRotaryRows(buf, n, rowLength, headDim, permuted);
+      const task = {
+        dtype: t.dtype,
+        type: job.type,
+        raw: (await reader.readRawRows(readAs, r, n)).slice(), // the reader reuses its buffer
+        rows: n,
+        rowLength,
+        headDim: options.unsafeSkipRotaryPermutation ? 0 : headDim,
+      };
+      if (pool) {
+        inflight.push(pool.encode(task));
+        // Keep every worker busy plus one chunk queued; memory stays a few chunks per worker.
+        if (inflight.length > pool.size) yield await (inflight.shift() as Promise<Uint8Array>);
+      } else {
+        yield encodeTask(task);
       }
       bytesDone += (t.byteSize * n) / rows;
-      // encodeAs may return a view of `values`: the writer copies or writes it before we reuse it.
-      yield encodeAs(job.type, values);
     }
+    while (inflight.length) yield await (inflight.shift() as Promise<Uint8Array>);
   }
 
   try {
@@ -409,11 +402,13 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     await writeFile(mmprojPath, 'mmproj', mmprojMetadata(m), plan.mmproj);
   } catch (err) {
     await reader.close();
+    await pool?.close();
     await rm(modelPath, { force: true });
     await rm(mmprojPath, { force: true });
     throw err;
   }
   await reader.close();
+  await pool?.close();
 
   emit({ phase: 'verify' });
   const check = await validateModelPair({ model: modelPath, mmproj: mmprojPath });

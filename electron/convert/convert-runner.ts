@@ -2,11 +2,12 @@
 // cancel(), and a promise for the result. This is the API the "Get FireLLaVA" flow drives (the
 // Electron main process or `firellava serve` calls it; the renderer only sees its events).
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { convertLlava, type ConvertOptions, type ConvertProgress, type ConvertResult } from './convert-llava';
 import { CheckpointError } from './safetensors';
 
-export type ConvertJobOptions = Omit<ConvertOptions, 'signal' | 'onProgress'>;
+export type ConvertJobOptions = Omit<ConvertOptions, 'signal' | 'onProgress' | 'encodeWorkerEntry'>;
 
 export interface WorkerRequest {
   options: ConvertJobOptions;
@@ -44,7 +45,9 @@ export function startConversion(options: ConvertJobOptions, start: StartOptions 
     return { done, cancel: () => ac.abort(), get latest() { return latest; } };
   }
   if (!existsSync(start.workerEntry)) throw new Error(`conversion worker ${start.workerEntry} is missing (run "npm run build:node")`);
-  const worker = new Worker(start.workerEntry, { workerData: { options } satisfies WorkerRequest });
+  // One thread reads and writes; the others quantize (leave one core for the app).
+  const encodeWorkers = options.encodeWorkers ?? Math.max(1, Math.min(8, availableParallelism() - 1));
+  const worker = new Worker(start.workerEntry, { workerData: { options: { ...options, encodeWorkers } } satisfies WorkerRequest });
   let settled = false;
   const done = new Promise<ConvertResult>((resolve, reject) => {
     worker.on('message', (m: WorkerMessage) => {

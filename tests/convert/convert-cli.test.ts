@@ -2,11 +2,13 @@
 // and the worker-thread job API the app drives (progress, cancel, errors across the thread).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { convertLlava } from '../../electron/convert/convert-llava';
 import { startConversion } from '../../electron/convert/convert-runner';
 import type { ConvertProgress } from '../../electron/convert/convert-llava';
 import { CheckpointError } from '../../electron/convert/safetensors';
@@ -16,6 +18,7 @@ import { REPO_ROOT } from '../helpers/fixtures';
 const run = promisify(execFile);
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
 const WORKER = path.join(REPO_ROOT, 'dist', 'convert', 'convert-worker.cjs');
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 let dir: string;
 
@@ -93,6 +96,18 @@ describe('worker-thread job', () => {
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as CheckpointError).code).toBe('CANCELLED');
     expect(await readdir(out)).toEqual([]);
+  });
+
+  test('the encode pool writes byte-identical files to single-thread encoding, in order', async () => {
+    const ck = path.join(dir, 'ck');
+    for (const quant of ['q4_0', 'q8_0', 'f32'] as const) {
+      const names = { modelFileName: 'm.gguf', mmprojFileName: 'p.gguf' };
+      const pooled = await startConversion({ from: ck, outDir: path.join(dir, `pool-${quant}`), quant, sync: false, chunkElements: 4096, encodeWorkers: 3, ...names }, { workerEntry: WORKER })
+        .done;
+      const single = await convertLlava({ from: ck, outDir: path.join(dir, `single-${quant}`), quant, sync: false, chunkElements: 4096, ...names });
+      expect(sha(await readFile(pooled.model)), quant).toBe(sha(await readFile(single.model)));
+      expect(sha(await readFile(pooled.mmproj)), quant).toBe(sha(await readFile(single.mmproj)));
+    }
   });
 
   test('errors cross the thread with their code', async () => {

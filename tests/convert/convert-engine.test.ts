@@ -48,7 +48,10 @@ const converted = new Map<string, { model: string; mmproj: string }>();
 async function probe(model: string, runs: object[], mmproj?: string): Promise<ProbeRun[]> {
   const req = path.join(dir, `probe-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(req, JSON.stringify({ model, mmproj, runs }));
-  const { stdout } = await run(process.execPath, [PROBE, req], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(process.execPath, [PROBE, req], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }).catch((e: { signal?: string; code?: number; stderr?: string }) => {
+    const tail = (e.stderr ?? '').split('\n').filter((l) => !/^(llama|load|print_info|graph|sched|clip|common|~llama|set_|adapters|attach|detach)/.test(l)).slice(-15).join('\n');
+    throw new Error(`engine probe failed (code ${e.code}, signal ${e.signal}):\n${tail}`);
+  });
   const at = stdout.indexOf('@@PROBE@@');
   if (at < 0) throw new Error('probe printed no result');
   return (JSON.parse(stdout.slice(at + 9).trim()) as { runs: ProbeRun[] }).runs;
