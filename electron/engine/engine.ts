@@ -23,6 +23,12 @@ export interface GenerateRequest {
   system: string;
   turns: EngineTurn[];
   params: GenerationParams;
+  /**
+   * Raw prompt for OpenAI-style /v1/completions: used verbatim instead of the FireLLaVA chat
+   * format (`system` and the turns' text are ignored). `<image>` marks where the single image of
+   * the turns goes (see raw-prompt.ts). Chat callers leave it unset.
+   */
+  rawPrompt?: string;
 }
 
 export interface Engine {
@@ -32,6 +38,8 @@ export interface Engine {
   /** Emits phase/image/delta events; resolves with the terminal event ('done' or 'error'). */
   generate(request: GenerateRequest, onEvent: (event: GenerateEvent) => void, signal?: AbortSignal): Promise<GenerateEvent & { type: 'done' | 'error' }>;
   dispose(): Promise<void>;
+  /** Generate requests accepted and not yet finished (the running one included); for 429s. */
+  queueLength?(): number;
 }
 
 /** Before any model is loaded. */

@@ -25,6 +25,8 @@ export interface HttpHandlerOptions {
   heartbeatMs?: number;
   /** Attachment images for the UI at /attachments/<id>[/thumb]; only ids, never paths, reach it. */
   attachmentFile?: (id: string, variant: 'full' | 'thumb') => Promise<{ path: string; mimeType: string } | null>;
+  /** Handles everything under /v1 (the OpenAI-compatible API), which does its own Host, key and CORS checks. */
+  api?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -154,6 +156,8 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const apiPath = (req.url ?? '/').split('?')[0]!;
+    if (options.api && (apiPath === '/v1' || apiPath.startsWith('/v1/'))) return options.api(req, res);
     for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
 
     if (!isAllowedHost(req.headers.host, allowed)) {

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pkg from '../../../package.json';
+import { createOpenAiApi } from '../../api/openai-api';
+import { createAttachmentStore } from '../../attachments/attachment-store';
 import { createBackend } from '../../backend/backend';
 import { createLocalEngine } from '../../engine/engine-host';
 import { generateApiKey } from '../../server/auth';
@@ -21,6 +23,8 @@ Options:
   --api-key KEY        key for the web UI and API (default: FIRELLAVA_API_KEY, else a new random one)
   --allowed-host NAME  extra Host header name to accept (repeatable; for --host 0.0.0.0 behind a name)
   --static-dir DIR     built renderer to serve (default: dist/renderer next to this program)
+  --api-cors-origin URL  browser origin allowed to call the OpenAI-compatible API under /v1 (repeatable)
+  --api-fetch-images   let the API download http(s) image URLs (off: offline, data: URLs only)
   --cpu                never try GPU builds
   --verbose            pass the engine's native log to stderr
   -h, --help           show this help`;
@@ -41,6 +45,8 @@ export async function run(argv: string[]): Promise<number> {
         'api-key': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
         'static-dir': { type: 'string' },
+        'api-cors-origin': { type: 'string', multiple: true },
+        'api-fetch-images': { type: 'boolean', default: false },
         cpu: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -85,6 +91,15 @@ export async function run(argv: string[]): Promise<number> {
       staticDir,
       allowedHosts: values['allowed-host'] ?? [],
       attachmentFile: backend.attachmentFile,
+      // The OpenAI-compatible API, always on under /v1 with the same key.
+      api: createOpenAiApi({
+        engine,
+        attachments: createAttachmentStore(dataDir),
+        apiKey,
+        allowedHosts: [...(values['allowed-host'] ?? []), values.host],
+        corsOrigins: values['api-cors-origin'] ?? [],
+        fetchImages: values['api-fetch-images'],
+      }),
     });
   } catch (err) {
     await engine.dispose();

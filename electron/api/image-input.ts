@@ -1,0 +1,84 @@
+// Image URLs from API requests become attachments through the same store (and the same
+// validation) as images pasted into the chat UI. Offline-first: http(s) URLs are fetched only
+// when the user turned fetching on.
+import type { AttachmentStore } from '../attachments/attachment-store';
+import { MAX_ATTACHMENT_BYTES } from '../attachments/image-inspect';
+import { AppErrorException, toAppError } from '../shared/errors';
+import { ApiError, badRequest, fromAppError } from './api-errors';
+
+export interface ImageInputOptions {
+  attachments: AttachmentStore;
+  /** Fetch http(s) image URLs; off by default. */
+  fetchImages: boolean;
+  fetchTimeoutMs?: number;
+}
+
+export interface StoredImage {
+  id: string;
+  path: string;
+}
+
+const DATA_URL = /^data:([^,]*?),/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function decodeDataUrl(url: string, param: string): Uint8Array {
+  const head = DATA_URL.exec(url.slice(0, 300));
+  if (!head) throw badRequest('The image data: URL is malformed (expected data:image/<type>;base64,<data>)', param, 'invalid_image_url');
+  const meta = head[1]!.split(';').map((s) => s.trim().toLowerCase());
+  if (!meta.includes('base64')) throw badRequest('The image data: URL must be base64-encoded (data:image/<type>;base64,...)', param, 'invalid_image_url');
+  const payload = url.slice(head[0].length).replace(/\s+/g, '');
+  if (payload.length === 0) throw badRequest('The image data: URL holds no data', param, 'invalid_image');
+  // Buffer.from silently skips bad characters; a damaged paste must not pass as a smaller image.
+  if (!BASE64.test(payload) || payload.length % 4 === 1) {
+    throw badRequest('The image data: URL is not valid base64', param, 'invalid_image_url');
+  }
+  return Buffer.from(payload, 'base64');
+}
+
+async function fetchImage(url: string, param: string, timeoutMs: number): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw badRequest(`Could not download the image at ${url.slice(0, 200)}: ${(err as Error).message}`, param, 'image_fetch_failed');
+  }
+  if (!response.ok) throw badRequest(`Could not download the image at ${url.slice(0, 200)}: HTTP ${response.status}`, param, 'image_fetch_failed');
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > MAX_ATTACHMENT_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`, param, 'image_too_large');
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += (chunk as Uint8Array).byteLength;
+    if (size > MAX_ATTACHMENT_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`, param, 'image_too_large');
+    chunks.push(chunk as Uint8Array);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Decodes (or downloads), validates and stores one image; errors are 400s naming the part. */
+export async function storeImageUrl(url: string, param: string, options: ImageInputOptions): Promise<StoredImage> {
+  let bytes: Uint8Array;
+  if (/^data:/i.test(url)) {
+    bytes = decodeDataUrl(url, param);
+  } else if (/^https?:\/\//i.test(url)) {
+    if (!options.fetchImages) {
+      throw badRequest(
+        'Image URLs are not downloaded: FireLLaVA Desktop works offline. Send the image inline as a data: URL (data:image/png;base64,...), or turn on image fetching for the API.',
+        param,
+        'image_url_fetch_disabled',
+      );
+    }
+    bytes = await fetchImage(url, param, options.fetchTimeoutMs ?? 30_000);
+  } else {
+    throw badRequest('Unsupported image URL: use a data:image/...;base64 URL', param, 'invalid_image_url');
+  }
+  try {
+    const info = await options.attachments.add(bytes);
+    return { id: info.id, path: await options.attachments.pathOf(info.id) };
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    const app = err instanceof AppErrorException ? err.error : toAppError(err);
+    const mapped = fromAppError(app, param);
+    throw mapped.status >= 500 ? mapped : new ApiError(400, `Image ${param}: ${app.message}`, 'invalid_request_error', mapped.code, param);
+  }
+}
