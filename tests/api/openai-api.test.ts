@@ -1,0 +1,170 @@
+// The API handler in-process on the real engine: queue limits (429), no model (503), CORS when
+// origins are configured, image fetching when the user enabled it, key rotation; and the raw
+// prompt format /v1/completions hands to the engine.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type RunningApiServer } from '../../electron/api/api-server';
+import { createAttachmentStore } from '../../electron/attachments/attachment-store';
+import type { LocalEngine } from '../../electron/engine/engine-host';
+import { MEDIA_MARKER } from '../../electron/engine/prompt-format';
+import { formatRawPrompt } from '../../electron/engine/raw-prompt';
+import { startEngine } from '../helpers/engine';
+import { getFixtures, type Fixtures } from '../helpers/fixtures';
+import { dataUrl, errorOf, KEY, postJson, raw, writeLongContextPair } from './api-helpers';
+
+describe('raw prompts (/v1/completions)', () => {
+  const img = (id: string) => ({ id, path: `/imgs/${id}.png` });
+  it('puts the single image at <image>, or first without it, and never passes a typed media marker', () => {
+    const placed = formatRawPrompt('USER: <image>\nWhat?\nASSISTANT:', [{ role: 'user', text: '', images: [img('a')] }]);
+    expect(placed.prompt).toBe(`USER: ${MEDIA_MARKER}\nWhat?\nASSISTANT:`);
+    expect(placed.mediaPaths).toEqual(['/imgs/a.png']);
+    const first = formatRawPrompt('Describe:', [{ role: 'user', text: '', images: [img('a'), img('b')] }]);
+    expect(first.prompt).toBe(`${MEDIA_MARKER}\nDescribe:`);
+    expect(first.usedImageId).toBe('b');
+    expect(first.ignoredImageIds).toEqual(['a']);
+    const typed = formatRawPrompt(`no image here ${MEDIA_MARKER} <image>`, [{ role: 'user', text: '', images: [] }]);
+    expect(typed.prompt).not.toContain(MEDIA_MARKER);
+    expect(typed.prompt).toContain('<image>');
+    expect(typed.mediaPaths).toEqual([]);
+  });
+});
+
+describe('OpenAI API in-process on the real engine', () => {
+  let fixtures: Fixtures;
+  let engine: LocalEngine;
+  let server: RunningApiServer;
+  let tmp: string;
+  let key = KEY;
+  const port = (): number => server.port;
+
+  beforeAll(async () => {
+    fixtures = await getFixtures();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-api-inproc-'));
+    engine = startEngine();
+    server = await startApiServer('127.0.0.1', 0, {
+      engine,
+      attachments: createAttachmentStore(path.join(tmp, 'data')),
+      apiKey: () => key,
+      corsOrigins: ['https://tools.example'],
+      fetchImages: true,
+      maxPending: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await engine?.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After while no model is loaded, and lists no model', async () => {
+    const r = await postJson(port(), '/v1/chat/completions', { model: 'firellava-13b', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBeDefined();
+    expect(errorOf(r)).toMatchObject({ type: 'server_error', code: 'model_not_loaded' });
+    const list = await raw(port(), { path: '/v1/models', headers: { Authorization: `Bearer ${KEY}` } });
+    expect(JSON.parse(list.body)).toEqual({ object: 'list', data: [] });
+    const pair = await writeLongContextPair(path.join(tmp, 'model'));
+    const loaded = await engine.load(pair);
+    expect(loaded.ok).toBe(true);
+  });
+
+  it('answers 429 with Retry-After when the engine queue is full, and serves again once it drains', async () => {
+    let firstChunk!: () => void;
+    const streaming = new Promise<void>((resolve) => (firstChunk = resolve));
+    const req = http.request({ host: '127.0.0.1', port: port(), method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } }, (res) => {
+      res.once('data', () => firstChunk());
+      res.resume();
+    });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify({ model: 'firellava', messages: [{ role: 'user', content: 'A long story, please.' }], max_tokens: 3000, temperature: 0, stream: true }));
+    await streaming;
+    const busy = await postJson(port(), '/v1/chat/completions', { model: 'firellava', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    expect(busy.status).toBe(429);
+    expect(Number(busy.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(errorOf(busy)).toMatchObject({ type: 'rate_limit_error', code: 'queue_full' });
+    req.destroy();
+    // The hang-up cancels the long answer; the queue is free at once.
+    let after = await postJson(port(), '/v1/chat/completions', { model: 'firellava', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    for (let i = 0; i < 20 && after.status === 429; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      after = await postJson(port(), '/v1/chat/completions', { model: 'firellava', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    }
+    expect(after.status).toBe(200);
+  });
+
+  it('allows configured browser origins (preflight and response headers) and no others', async () => {
+    const pre = await raw(port(), {
+      method: 'OPTIONS',
+      path: '/v1/chat/completions',
+      headers: { Origin: 'https://tools.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, x-stainless-os' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers['access-control-allow-origin']).toBe('https://tools.example');
+    expect(pre.headers['access-control-allow-headers']).toContain('authorization');
+    const list = await raw(port(), { path: '/v1/models', headers: { Origin: 'https://tools.example', Authorization: `Bearer ${KEY}` } });
+    expect(list.status).toBe(200);
+    expect(list.headers['access-control-allow-origin']).toBe('https://tools.example');
+    const other = await raw(port(), { path: '/v1/models', headers: { Origin: 'https://other.example', Authorization: `Bearer ${KEY}` } });
+    expect(other.status).toBe(403);
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('downloads http(s) image URLs when fetching is enabled, validating them like pasted images', async () => {
+    const files = http.createServer((req, res) => {
+      if (req.url === '/cat.png') return res.end(readFileSync(fixtures.images.png32));
+      if (req.url === '/broken.png') return res.end(readFileSync(fixtures.images.truncatedPng));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    try {
+      const ask = (url: string) =>
+        postJson(port(), '/v1/chat/completions', { model: 'firellava', max_tokens: 4, temperature: 0, messages: [{ role: 'user', content: [{ type: 'text', text: 'What?' }, { type: 'image_url', image_url: { url } }] }] });
+      const fetched = await ask(`${base}/cat.png`);
+      const inline = await ask(dataUrl(fixtures.images.png32));
+      expect(fetched.status).toBe(200);
+      const usage = (r: typeof fetched) => (JSON.parse(r.body) as { usage: { prompt_tokens: number } }).usage.prompt_tokens;
+      expect(usage(fetched)).toBe(usage(inline));
+      const broken = await ask(`${base}/broken.png`);
+      expect(broken.status).toBe(400);
+      expect(errorOf(broken).message).toMatch(/truncated/i);
+      const missing = await ask(`${base}/nope.png`);
+      expect(missing.status).toBe(400);
+      expect(errorOf(missing)).toMatchObject({ code: 'image_fetch_failed', message: expect.stringContaining('404') });
+    } finally {
+      files.close();
+    }
+  });
+
+  it('refuses bad data: URLs and messages it cannot represent with a 400 naming the field', async () => {
+    const ask = (messages: unknown) => postJson(port(), '/v1/chat/completions', { model: 'firellava', max_tokens: 2, messages });
+    const notBase64 = await ask([{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,@@@@' } }] }]);
+    expect(errorOf(notBase64)).toMatchObject({ param: 'messages[0].content[0].image_url', message: expect.stringMatching(/base64/) });
+    const text = await ask([{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${Buffer.from('hello').toString('base64')}` } }] }]);
+    expect(text.status).toBe(400);
+    expect(errorOf(text).message).toMatch(/not a supported image/);
+    const tool = await ask([{ role: 'user', content: 'hi' }, { role: 'tool', content: 'x' }]);
+    expect(errorOf(tool).param).toBe('messages[1].role');
+    const lastAssistant = await ask([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }]);
+    expect(errorOf(lastAssistant).message).toMatch(/last message must be a user message/);
+    const audio = await ask([{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }]);
+    expect(errorOf(audio).param).toBe('messages[0].content[0].type');
+  });
+
+  it('applies a rotated key to the next request', async () => {
+    key = 'rotated-key-0123456789abcdef';
+    try {
+      const old = await raw(port(), { path: '/v1/models', headers: { Authorization: `Bearer ${KEY}` } });
+      expect(old.status).toBe(401);
+      const fresh = await raw(port(), { path: '/v1/models', headers: { Authorization: `Bearer ${key}` } });
+      expect(fresh.status).toBe(200);
+    } finally {
+      key = KEY;
+    }
+  });
+});
