@@ -150,8 +150,8 @@ describe('range downloader', () => {
     server.throttle = 128 * 1024;
     const dest = path.join(dir, 'model.gguf');
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 300);
-    await expect(downloadFile({ url: server.url('model.gguf'), dest }, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    const stopOnBytes = { signal: ac.signal, progressIntervalMs: 0, onProgress: (p: FileProgress) => p.receivedBytes > 0 && ac.abort() };
+    await expect(downloadFile({ url: server.url('model.gguf'), dest }, stopOnBytes)).rejects.toMatchObject({ code: 'ABORTED' });
     expect(await partialBytes(dest)).toBeGreaterThan(0);
     await discardPartial(dest);
     expect(await partialBytes(dest)).toBe(0);
