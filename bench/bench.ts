@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as binding from '@fugood/llama.node';
+import { apiBench } from './api-bench';
 import { createBackend } from '../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
@@ -318,6 +319,8 @@ async function main(): Promise<void> {
   // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
   if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}\n\n${await rendererStreamBench({ rendererDir: path.join(ROOT, 'dist', 'renderer') })}`);
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
+  // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
+  if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }

@@ -1,6 +1,7 @@
 // Image URLs from API requests become attachments through the same store (and the same
 // validation) as images pasted into the chat UI. Offline-first: http(s) URLs are fetched only
 // when the user turned fetching on.
+import { createHash } from 'node:crypto';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import { MAX_ATTACHMENT_BYTES } from '../attachments/image-inspect';
 import { AppErrorException, toAppError } from '../shared/errors';
@@ -11,7 +12,11 @@ export interface ImageInputOptions {
   /** Fetch http(s) image URLs; off by default. */
   fetchImages: boolean;
   fetchTimeoutMs?: number;
+  /** sha256 of bytes as sent → stored attachment id: API clients resend the image every turn. */
+  seen?: Map<string, string>;
 }
+
+const SEEN_LIMIT = 256;
 
 export interface StoredImage {
   id: string;
@@ -72,9 +77,24 @@ export async function storeImageUrl(url: string, param: string, options: ImageIn
   } else {
     throw badRequest('Unsupported image URL: use a data:image/...;base64 URL', param, 'invalid_image_url');
   }
+  // The store may re-encode (costly); the same bytes again map to the same stored image.
+  const sent = createHash('sha256').update(bytes).digest('hex');
+  const known = options.seen?.get(sent);
+  if (known) {
+    try {
+      return { id: known, path: await options.attachments.pathOf(known) };
+    } catch {
+      options.seen?.delete(sent); // removed from the store since: store it again
+    }
+  }
   try {
     const info = await options.attachments.add(bytes);
-    return { id: info.id, path: await options.attachments.pathOf(info.id) };
+    const stored = { id: info.id, path: await options.attachments.pathOf(info.id) };
+    if (options.seen) {
+      if (options.seen.size >= SEEN_LIMIT) options.seen.delete(options.seen.keys().next().value!);
+      options.seen.set(sent, info.id);
+    }
+    return stored;
   } catch (err) {
     if (err instanceof ApiError) throw err;
     const app = err instanceof AppErrorException ? err.error : toAppError(err);
