@@ -79,6 +79,9 @@ async function packOnce(root: string, target: Os): Promise<Packed> {
       // stand-in .exe does not have (the real build embeds it; only this check skips it).
       win: { signAndEditExecutable: false },
       ...(target === 'win' ? { disableAsarIntegrity: true } : {}),
+      // The hook requires the target's engine build, which only the Linux pack has on this machine;
+      // for the others it is called below and must refuse.
+      ...(target === 'linux' ? {} : { afterPack: null }),
       mac: { identity: null },
     },
   });
@@ -241,6 +244,20 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
       expect(existsSync(path.join(p.resources, 'licenses', 'THIRD-PARTY-NOTICES.txt')), target).toBe(true);
     }
     expect(existsSync(path.join(packed.get('linux')!.resources, 'icons', '512x512.png'))).toBe(true);
+  });
+
+  it('the afterPack hook accepts a build with its engine and refuses one without or with CUDA', () => {
+    const { checkPackedEngine } = require('../../scripts/after-pack-check.cjs') as { checkPackedEngine(o: { resourcesDir: string; platform: string; arch: string }): void };
+    const linux = packed.get('linux')!;
+    expect(() => checkPackedEngine({ resourcesDir: linux.resources, platform: 'linux', arch: 'x64' })).not.toThrow();
+    expect(() => checkPackedEngine({ resourcesDir: linux.resources, platform: 'linux', arch: 'arm64' })).toThrow(/no @fugood\/node-llama-linux-arm64: this build would have no engine/);
+    for (const [target, p] of packed) {
+      if (target === 'linux') continue;
+      const platform = target === 'win' ? 'win32' : 'darwin';
+      if (!existsSync(path.join(REPO_ROOT, 'node_modules', '@fugood', `node-llama-${platform}-x64`))) {
+        expect(() => checkPackedEngine({ resourcesDir: p.resources, platform, arch: 'x64' }), target).toThrow(/would have no engine/);
+      }
+    }
   });
 
   it('keeps the Linux build (no CUDA) under the 200 MB budget', () => {
