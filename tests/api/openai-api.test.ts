@@ -168,3 +168,17 @@ describe('OpenAI API in-process on the real engine', () => {
     }
   });
 });
+
+describe('image data: URLs', () => {
+  it('decodes standard and line-wrapped base64, and refuses damaged base64 instead of shrinking the image', async () => {
+    const { decodeDataUrl } = await import('../../electron/api/image-input');
+    const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5, 250, 251]);
+    const b64 = bytes.toString('base64');
+    expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64}`, 'p'))).toEqual(bytes);
+    expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64.slice(0, 4)}\r\n${b64.slice(4)}`, 'p'))).toEqual(bytes);
+    expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64.replace(/=+$/, '')}`, 'p'))).toEqual(bytes);
+    expect(() => decodeDataUrl(`data:image/png;base64,${b64.slice(0, 4)}!${b64.slice(4)}`, 'p')).toThrow(/not valid base64/);
+    expect(() => decodeDataUrl(`data:image/png,${b64}`, 'p')).toThrow(/base64-encoded/);
+    expect(() => decodeDataUrl('data:image/png;base64,', 'p')).toThrow(/no data/);
+  });
+});
