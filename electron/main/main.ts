@@ -20,6 +20,8 @@ import { readWindowState, restoreWindowState, trackWindowState, writeWindowState
 
 const DIST = path.resolve(__dirname, '..');
 
+// Every renderer sandboxed, whatever a future window's options say.
+app.enableSandbox();
 protocol.registerSchemesAsPrivileged(PRIVILEGED_SCHEMES.map((s) => ({ scheme: s.scheme, privileges: { ...s.privileges } })));
 
 let mainWindow: BrowserWindow | null = null;
