@@ -3,14 +3,17 @@
 // app-menu, about, notifications and single-instance (tests/shell).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
+import { createModelManager } from '../backend/model-handlers';
+import { hfTokenFrom } from '../models/hugging-face';
+import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
 import { aboutDetail, aboutPanelOptions, licensesDir, type AboutInput } from './about';
 import { buildMenuTemplate } from './app-menu';
 import { createAppProtocolHandler, PRIVILEGED_SCHEMES } from './app-protocol';
-import { createTaskNotifier } from './notifications';
+import { createDownloadWatcher, createTaskNotifier } from './notifications';
 import { APP_ENTRY_URL, APP_SCHEME, ATTACHMENT_SCHEME, isAppUrl } from './security-policy';
 import { claimSingleInstance, focusWindow } from './single-instance';
 import { spawnUtilityWorker } from './utility-worker';
@@ -45,7 +48,11 @@ async function start(): Promise<void> {
   hardenSession(session.defaultSession);
 
   const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs') });
-  const backend = createBackend({ dataDir, engine, app: { name: app.getName(), version: app.getVersion() } });
+  // The Hugging Face token comes from the OS keychain (electron/secrets), else the environment.
+  const secrets = createFileSecretStore(path.join(dataDir, 'secrets.json'), safeStorage);
+  const hfToken = async (): Promise<string | null> => (await secrets.get('hf.token').catch(() => null)) ?? hfTokenFrom(undefined);
+  const models = createModelManager(dataDir, engine, hfToken);
+  const backend = createBackend({ dataDir, engine, models, app: { name: app.getName(), version: app.getVersion() } });
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({
@@ -101,6 +108,7 @@ async function start(): Promise<void> {
     getWindow: () => mainWindow,
     focusWindow: () => void focusWindow(mainWindow),
   });
+  backend.models.onEvent(createDownloadWatcher(notify));
   let loadStarted: number | null = null;
   engine.onStatus((status) => {
     if (status.state === 'loading' && loadStarted === null) loadStarted = Date.now();

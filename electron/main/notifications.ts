@@ -35,3 +35,36 @@ export function createTaskNotifier(deps: NotifierDeps): (task: TaskFinished) => 
     return true;
   };
 }
+
+/** The part of a model download job (contracts/models.ts DownloadJob) the watcher reads. */
+export interface DownloadJobLike {
+  id: string;
+  name: string;
+  state: string;
+  error: { message: string } | null;
+}
+
+/**
+ * Turns the model manager's job events into "finished" / "failed" notifications, timing each job
+ * from the first event it was seen active in. Each job notifies once per run.
+ */
+export function createDownloadWatcher(notify: (task: TaskFinished) => boolean, now: () => number = Date.now): (event: { type: string; job?: DownloadJobLike; jobs?: DownloadJobLike[] }) => void {
+  const started = new Map<string, number>();
+  const active = new Set(['checking', 'downloading', 'verifying']);
+  const see = (job: DownloadJobLike): void => {
+    if (active.has(job.state)) {
+      if (!started.has(job.id)) started.set(job.id, now());
+      return;
+    }
+    const since = started.get(job.id);
+    started.delete(job.id);
+    if (since === undefined) return; // finished before we watched, or already reported
+    if (job.state === 'done') notify({ title: 'Download finished', body: `${job.name} is ready to use.`, durationMs: now() - since });
+    else if (job.state === 'error') notify({ title: 'Download failed', body: `${job.name}: ${job.error?.message ?? 'unknown error'}`, durationMs: now() - since });
+    // paused or cancelled: the user did that, nothing to tell
+  };
+  return (event) => {
+    if (event.type === 'job' && event.job) see(event.job);
+    if (event.type === 'snapshot') for (const job of event.jobs ?? []) see(job);
+  };
+}

@@ -4,7 +4,7 @@ import type { MenuItemConstructorOptions } from 'electron';
 import { describe, expect, it } from 'vitest';
 import { aboutDetail, aboutPanelOptions, LICENSE_FILES, licensesDir } from '../../electron/main/about';
 import { buildMenuTemplate, type MenuActions } from '../../electron/main/app-menu';
-import { createTaskNotifier, type NotificationWindowLike } from '../../electron/main/notifications';
+import { createDownloadWatcher, createTaskNotifier, type NotificationWindowLike } from '../../electron/main/notifications';
 import { claimSingleInstance, focusWindow, type FocusableWindowLike } from '../../electron/main/single-instance';
 
 function menuFor(platform: NodeJS.Platform, isPackaged = true) {
@@ -157,5 +157,40 @@ describe('single instance', () => {
     expect(focusWindow(win)).toBe(true);
     expect(calls).toEqual(['focus']);
     expect(focusWindow({ ...win, isDestroyed: () => true })).toBe(false);
+  });
+});
+
+describe('download notifications', () => {
+  const job = (state: string, error: string | null = null) => ({ id: 'firellava-13b-q4', name: 'FireLLaVA-13B Q4_K_M', state, error: error ? { message: error } : null });
+
+  it('notifies once when a watched download finishes or fails, with its duration', () => {
+    let t = 0;
+    const tasks: { title: string; body: string; durationMs: number }[] = [];
+    const watch = createDownloadWatcher((task) => (tasks.push(task), true), () => t);
+    watch({ type: 'snapshot', jobs: [job('checking')] });
+    t = 5_000;
+    watch({ type: 'job', job: job('downloading') });
+    t = 90_000;
+    watch({ type: 'job', job: job('verifying') });
+    t = 95_000;
+    watch({ type: 'job', job: job('done') });
+    watch({ type: 'job', job: job('done') }); // repeated terminal events notify once
+    expect(tasks).toEqual([{ title: 'Download finished', body: 'FireLLaVA-13B Q4_K_M is ready to use.', durationMs: 95_000 }]);
+    watch({ type: 'job', job: job('downloading') });
+    t = 100_000;
+    watch({ type: 'job', job: job('error', 'Not enough disk space') });
+    expect(tasks.at(-1)).toEqual({ title: 'Download failed', body: 'FireLLaVA-13B Q4_K_M: Not enough disk space', durationMs: 5_000 });
+  });
+
+  it('stays quiet for pauses, cancels, jobs already finished before watching, and other events', () => {
+    const tasks: unknown[] = [];
+    const watch = createDownloadWatcher((task) => (tasks.push(task), true), () => 0);
+    watch({ type: 'snapshot', jobs: [job('done')] });
+    watch({ type: 'installed' });
+    watch({ type: 'job', job: job('downloading') });
+    watch({ type: 'job', job: job('paused') });
+    watch({ type: 'job', job: job('downloading') });
+    watch({ type: 'job', job: job('cancelled') });
+    expect(tasks).toEqual([]);
   });
 });
