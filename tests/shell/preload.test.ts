@@ -7,6 +7,7 @@ import vm from 'node:vm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isAppUrl } from '../../electron/main/security-policy';
 import type { ContractClient } from '../../electron/shared/client';
+import { contract } from '../../electron/shared/contract';
 import { registerIpcHandlers, type IpcEventLike, type IpcMainLike } from '../../electron/transport/ipc-main';
 import { createTestBackend, INVALID_INPUTS, type TestBackend } from '../helpers/test-backend';
 
@@ -105,11 +106,15 @@ describe('preload (built bundle)', () => {
     expect(states).toEqual(['no-model']);
   });
 
-  it('validates every call against the contract before a handler runs', async () => {
+  it('validates every call and stream against the contract before a handler runs', async () => {
     const { api } = setup();
-    const name = Object.keys(INVALID_INPUTS).find((n) => n === 'attachments.add')!;
-    const r = await api.call(name as 'attachments.add', INVALID_INPUTS[name] as never);
-    expect(!r.ok && r.error.code).toBe('INVALID_INPUT');
+    const names = Object.keys(INVALID_INPUTS);
+    expect(names.length).toBeGreaterThan(3);
+    for (const name of names) {
+      const input = INVALID_INPUTS[name as keyof typeof INVALID_INPUTS] as never;
+      const result = contract[name as keyof typeof contract].kind === 'call' ? await api.call(name as 'app.info', input) : await api.stream(name as 'engine.watch', input, () => {}).done;
+      expect(!result.ok && result.error.code, name).toBe('INVALID_INPUT');
+    }
     expect(backend!.ran.size).toBe(0);
   });
 
