@@ -1,5 +1,6 @@
 // Persistent conversations: thin mapping from the contract onto the history store and chat service.
 import type { ChatService } from '../chat/chat-service';
+import { BUILTIN_PRESETS } from '../chat/presets';
 import type { conversationsContract } from '../shared/contracts/conversations';
 import type { Handlers } from '../shared/dispatcher';
 import type { HistoryStore } from '../store/history-store';
@@ -26,6 +27,9 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'messages.send': (input, emit, signal) => chat.send(input, emit, signal),
     'messages.regenerate': ({ messageId }, emit, signal) => chat.regenerate(messageId, emit, signal),
     'messages.edit': (input, emit, signal) => chat.edit(input, emit, signal),
+    'presets.list': async () => [...BUILTIN_PRESETS, ...history.listPresets()],
+    'presets.save': async (input) => history.savePreset(input),
+    'presets.delete': async ({ id }) => ({ deleted: history.deletePreset(id) }),
     'messages.stop': async ({ conversationId }) => ({ stopped: chat.stop(conversationId) }),
   };
 }

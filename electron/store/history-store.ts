@@ -11,6 +11,7 @@ import type {
   MessageStats,
   MessageStatus,
   MessageView,
+  Preset,
   SearchHit,
 } from '../shared/contracts/conversations';
 import { AppErrorException } from '../shared/errors';
@@ -285,6 +286,32 @@ export class HistoryStore {
         versions: { index: Math.max(0, ids.indexOf(r.id)), ids },
       };
     });
+  }
+
+  // --- presets ------------------------------------------------------------------------------
+
+  listPresets(): Preset[] {
+    const rows = this.db.prepare('SELECT id, name, system, params FROM presets ORDER BY name COLLATE NOCASE').all() as { id: string; name: string; system: string; params: string }[];
+    return rows.map((r) => ({ id: r.id, name: r.name, system: r.system, params: JSON.parse(r.params) as Preset['params'], builtin: false }));
+  }
+
+  savePreset(p: { id?: string | undefined; name: string; system: string; params: Preset['params'] }): Preset {
+    const id = p.id ?? `user-${randomUUID()}`;
+    try {
+      this.db
+        .prepare('INSERT INTO presets (id, name, system, params, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, system = excluded.system, params = excluded.params')
+        .run(id, p.name.trim(), p.system, JSON.stringify(p.params), this.now());
+    } catch (err) {
+      if (/UNIQUE constraint failed: presets.name/.test((err as Error).message)) {
+        throw new AppErrorException({ code: 'INVALID_INPUT', message: `A preset named “${p.name.trim()}” already exists; choose another name` });
+      }
+      throw err;
+    }
+    return { id, name: p.name.trim(), system: p.system, params: p.params, builtin: false };
+  }
+
+  deletePreset(id: string): boolean {
+    return this.db.prepare('DELETE FROM presets WHERE id = ?').run(id).changes > 0;
   }
 
   // --- search -------------------------------------------------------------------------------

@@ -89,6 +89,21 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('CREATE INDEX messages_by_conversation_parent ON messages(conversation_id, parent_id)');
     },
   },
+  {
+    version: 4,
+    description: 'user-defined presets (system prompt and generation settings)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE presets (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          system TEXT NOT NULL DEFAULT '',
+          params TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -86,6 +86,24 @@ describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
     expect(await page.getByText('The model sees only the newest image').count()).toBe(1);
   });
 
+  it('crops a pending image, with a preview of what the model will see', async () => {
+    await page.getByRole('button', { name: 'Crop or preview image.png' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Crop and preview' });
+    await dialog.getByRole('img', { name: /Image to crop/ }).waitFor();
+    expect(await dialog.getByText('no crop').count()).toBe(1);
+    const box = (await dialog.getByRole('img', { name: /Image to crop/ }).boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height * 0.75, { steps: 5 });
+    await page.mouse.up();
+    await expect.poll(() => dialog.getByText(/^Crop /).textContent()).toBe('Crop 32×24 of 64×48');
+    // The preview is the padded square: its corner has LLaVA's padding colour (the crop is wider than tall).
+    const corner = await dialog.locator('canvas').evaluate((c: HTMLCanvasElement) => [...c.getContext('2d')!.getImageData(0, 0, 1, 1).data]);
+    expect(corner).toEqual([122, 116, 104, 255]);
+    await dialog.getByRole('button', { name: 'Use the crop' }).click();
+    await expect.poll(() => page.getByRole('list', { name: 'Images to send' }).textContent()).toMatch(/32×32.*32×24/);
+  });
+
   it('sends with Enter and streams the answer into the conversation', async () => {
     await page.getByLabel('Message', { exact: true }).fill('Write a product title for this mug');
     await page.getByLabel('Message', { exact: true }).press('Enter');
@@ -187,6 +205,30 @@ describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
     await page.getByRole('button', { name: 'Undo' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Product shots', exact: true }).count()).toBe(1);
     await expect.poll(() => users().count()).toBe(2);
+  });
+
+  it('applies a built-in preset and per-conversation settings that survive a reload', async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Preset', { exact: true }).selectOption({ label: 'Product description' });
+    expect(await page.getByLabel('System prompt').inputValue()).toContain('Alt text');
+    await page.getByLabel('Max tokens').fill('7');
+    await page.getByLabel('Temperature').fill('5');
+    await page.getByRole('button', { name: 'Apply to this conversation' }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('Temperature goes from 0 to 2');
+    await page.getByLabel('Temperature').fill('0.3');
+    await page.getByRole('button', { name: 'Apply to this conversation' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Conversation settings' }).count()).toBe(0);
+    await page.reload();
+    await page.getByRole('button', { name: 'Product shots', exact: true }).click();
+    await expect.poll(() => users().count()).toBe(2);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    expect(await page.getByLabel('System prompt').inputValue()).toContain('Alt text');
+    expect(await page.getByLabel('Max tokens').inputValue()).toBe('7');
+    expect(await page.getByLabel('Temperature').inputValue()).toBe('0.3');
+    await page.getByLabel('Preset name').fill('Seven tokens');
+    await page.getByRole('button', { name: 'Save as preset' }).click();
+    await expect.poll(() => page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Seven tokens (yours)' }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Cancel' }).click();
   });
 
   it('had no script errors or CSP violations', () => {

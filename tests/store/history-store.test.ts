@@ -62,12 +62,28 @@ describe('schema and migrations', () => {
   it('migration 3 finds the first messages of one conversation through an index, not a scan of all', () => {
     const file = tempDb();
     openDatabase(file, { migrations: MIGRATIONS.slice(0, 2) }).db.close();
-    const store = HistoryStore.open(file);
-    expect(store.db.pragma('user_version', { simple: true })).toBe(3);
-    const plan = store.db
+    const { db } = openDatabase(file, { migrations: MIGRATIONS.slice(0, 3) });
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    const plan = db
       .prepare("EXPLAIN QUERY PLAN SELECT id FROM messages WHERE conversation_id = 'c' AND parent_id IS NULL")
       .all() as { detail: string }[];
     expect(plan.map((p) => p.detail).join()).toContain('messages_by_conversation_parent');
+    db.close();
+  });
+
+  it('migration 4 adds user presets with unique names', () => {
+    const file = tempDb();
+    openDatabase(file, { migrations: MIGRATIONS.slice(0, 3) }).db.close();
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(4);
+    const p = store.savePreset({ name: 'Alt text only', system: 'Write alt text.', params: { temperature: 0.1 } });
+    expect(p.id).toMatch(/^user-/);
+    expect(store.listPresets()).toEqual([{ ...p, builtin: false }]);
+    expect(() => store.savePreset({ name: 'Alt text only', system: 'x', params: {} })).toThrow(/already exists/);
+    store.savePreset({ id: p.id, name: 'Alt text', system: 'Write alt text.', params: {} });
+    expect(store.listPresets().map((x) => x.name)).toEqual(['Alt text']);
+    expect(store.deletePreset(p.id)).toBe(true);
+    expect(store.listPresets()).toEqual([]);
     store.close();
   });
 

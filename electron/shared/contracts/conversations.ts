@@ -44,6 +44,13 @@ export interface ConversationSettings {
   params: { temperature?: number; maxTokens?: number; seed?: number };
 }
 
+export interface Preset extends ConversationSettings {
+  id: string;
+  name: string;
+  /** Built-in presets cannot be changed or deleted. */
+  builtin: boolean;
+}
+
 export interface ConversationSummary {
   id: string;
   title: string;
@@ -132,6 +139,19 @@ export const conversationsContract = {
       .object({ messageId, text: messageText, attachments: z.array(attachmentRef).max(16).optional() })
       .strict(),
   ),
+  'presets.list': call<Preset[]>()(z.object({}).strict()),
+  /** Creates a preset, or replaces the user preset with the same id. */
+  'presets.save': call<Preset>()(
+    z
+      .object({
+        id: z.string().regex(/^user-[A-Za-z0-9_-]{1,64}$/).optional(),
+        name: z.string().trim().min(1).max(80),
+        system: z.string().max(20_000),
+        params: settingsParams.default({}),
+      })
+      .strict(),
+  ),
+  'presets.delete': call<{ deleted: boolean }>()(z.object({ id: z.string().regex(/^user-[A-Za-z0-9_-]{1,64}$/, 'built-in presets cannot be deleted') }).strict()),
   /** Stops the answer being written in a conversation, whichever client started it. */
   'messages.stop': call<{ stopped: boolean }>()(z.object({ conversationId }).strict()),
 } as const;

@@ -1,7 +1,15 @@
 // All state of the chat window: engine status, conversation list, the open conversation with its
 // streaming answer, search, the composer and undo notices. Components only read and call this.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
-import type { ChatEvent, ConversationSummary, ConversationView, MessageView, SearchHit } from '../../../electron/shared/contracts/conversations';
+import type {
+  ChatEvent,
+  ConversationSettings,
+  ConversationSummary,
+  ConversationView,
+  MessageView,
+  Preset,
+  SearchHit,
+} from '../../../electron/shared/contracts/conversations';
 import type { EngineStatus, GeneratePhase } from '../../../electron/shared/types';
 import { engineReadableBytes, MAX_IMAGE_BYTES } from './images';
 
@@ -50,6 +58,7 @@ export class ChatState {
   draft = $state('');
   pending = $state<PendingImage[]>([]);
   attaching = $state(0);
+  presets = $state<Preset[]>([]);
 
   readonly currentId = $derived(this.view?.conversation.id ?? null);
   readonly ready = $derived(this.status?.state === 'ready');
@@ -91,6 +100,7 @@ export class ChatState {
     };
     connect();
     void this.refreshList();
+    void this.loadPresets();
     return () => {
       this.#stopped = true;
       clearTimeout(this.#retry);
@@ -207,6 +217,18 @@ export class ChatState {
     }
   }
 
+  /** Swaps a pending image for its crop, keeping its place in the row. */
+  async replacePending(key: string, blob: Blob, name: string): Promise<void> {
+    const before = this.pending.findIndex((p) => p.key === key);
+    const count = this.pending.length;
+    await this.attach(blob, name);
+    const added = this.pending.at(-1);
+    if (before < 0 || !added || this.pending.length === count) return; // refused: keep the original
+    this.removePending(key);
+    this.pending.splice(this.pending.indexOf(added), 1);
+    this.pending.splice(before, 0, added);
+  }
+
   removePending(key: string): void {
     const i = this.pending.findIndex((p) => p.key === key);
     if (i < 0) return;
@@ -251,6 +273,39 @@ export class ChatState {
     if (target === undefined || this.generating) return;
     const view = await this.call(this.client.call('messages.switchVersion', { messageId: target }));
     if (view) this.view = view;
+  }
+
+  async loadPresets(): Promise<void> {
+    const list = await this.call(this.client.call('presets.list', {}));
+    if (list) this.presets = list;
+  }
+
+  /** Settings belong to a conversation: a new chat is created first so they have a home. */
+  async applySettings(settings: Partial<ConversationSettings>): Promise<boolean> {
+    let id = this.currentId;
+    if (!id) {
+      const created = await this.call(this.client.call('conversations.create', {}));
+      if (!created) return false;
+      id = created.id;
+      await this.refreshList();
+    }
+    const view = await this.call(this.client.call('conversations.settings', { id, ...settings }));
+    if (!view) return false;
+    if (this.view && this.view.conversation.id === id) this.view.conversation = view.conversation;
+    else this.view = view;
+    this.notice = { text: 'Settings saved for this conversation.' };
+    return true;
+  }
+
+  async savePreset(name: string, settings: ConversationSettings): Promise<void> {
+    const saved = await this.call(this.client.call('presets.save', { name, system: settings.system, params: settings.params }));
+    if (!saved) return;
+    await this.loadPresets();
+    this.notice = { text: `Saved preset “${saved.name}”.` };
+  }
+
+  async deletePreset(id: string): Promise<void> {
+    if (await this.call(this.client.call('presets.delete', { id }))) await this.loadPresets();
   }
 
   async copyLastAnswer(): Promise<boolean> {
