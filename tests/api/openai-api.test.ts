@@ -39,6 +39,8 @@ describe('OpenAI API in-process on the real engine', () => {
   let server: RunningApiServer;
   let tmp: string;
   let key = KEY;
+  let store: ReturnType<typeof createAttachmentStore>;
+  const attachmentsOf = () => store;
   const port = (): number => server.port;
 
   beforeAll(async () => {
@@ -47,7 +49,7 @@ describe('OpenAI API in-process on the real engine', () => {
     engine = startEngine();
     server = await startApiServer('127.0.0.1', 0, {
       engine,
-      attachments: createAttachmentStore(path.join(tmp, 'data')),
+      attachments: (store = createAttachmentStore(path.join(tmp, 'data'))),
       apiKey: () => key,
       corsOrigins: ['https://tools.example'],
       fetchImages: true,
@@ -154,6 +156,58 @@ describe('OpenAI API in-process on the real engine', () => {
     expect(errorOf(lastAssistant).message).toMatch(/last message must be a user message/);
     const audio = await ask([{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }]);
     expect(errorOf(audio).param).toBe('messages[0].content[0].type');
+  });
+
+  it('answers a multi-image conversation exactly as the chat UI path does (one code path, latest image seen)', async () => {
+    const a = await attachmentsOf().add(readFileSync(fixtures.images.png32));
+    const b = await attachmentsOf().add(readFileSync(fixtures.images.png64x48));
+    const pathA = await attachmentsOf().pathOf(a.id);
+    const pathB = await attachmentsOf().pathOf(b.id);
+    const system = 'You are a careful visual assistant.';
+    const params = { maxTokens: 12, temperature: 0, topK: 1, topP: 1, seed: 7, stop: [] as string[] };
+    const local = await engine.generate(
+      {
+        conversationId: 'ui',
+        system,
+        turns: [
+          { role: 'user', text: 'First picture.', images: [{ id: a.id, path: pathA }] },
+          { role: 'assistant', text: 'I see it.', images: [] },
+          { role: 'user', text: 'And this one?', images: [{ id: b.id, path: pathB }] },
+        ],
+        params,
+      },
+      () => undefined,
+    );
+    const api = await postJson(port(), '/v1/chat/completions', {
+      model: 'firellava',
+      max_tokens: 12,
+      temperature: 0,
+      seed: 7,
+      messages: [
+        { role: 'system', content: system },
+        { role: 'user', content: [{ type: 'text', text: 'First picture.' }, { type: 'image_url', image_url: { url: dataUrl(fixtures.images.png32) } }] },
+        { role: 'assistant', content: 'I see it.' },
+        { role: 'user', content: [{ type: 'text', text: 'And this one?' }, { type: 'image_url', image_url: { url: dataUrl(fixtures.images.png64x48), detail: 'low' } }] },
+      ],
+    });
+    expect(api.status).toBe(200);
+    expect(local.type).toBe('done');
+    const body = JSON.parse(api.body) as { choices: { message: { content: string } }[]; usage: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } } };
+    if (local.type === 'done') {
+      expect(body.choices[0]!.message.content).toBe(local.text);
+      expect(body.usage.prompt_tokens).toBe(local.usage.promptTokens);
+    }
+    // The same conversation again: its prompt comes from the KV cache, and the API says so.
+    const again = await postJson(port(), '/v1/chat/completions', { model: 'firellava', max_tokens: 2, temperature: 0, messages: [
+      { role: 'system', content: system },
+      { role: 'user', content: [{ type: 'text', text: 'First picture.' }, { type: 'image_url', image_url: { url: dataUrl(fixtures.images.png32) } }] },
+      { role: 'assistant', content: 'I see it.' },
+      { role: 'user', content: [{ type: 'text', text: 'And this one?' }, { type: 'image_url', image_url: { url: dataUrl(fixtures.images.png64x48) } }] },
+      { role: 'assistant', content: body.choices[0]!.message.content },
+      { role: 'user', content: 'Shorter, please.' },
+    ] });
+    expect(again.status).toBe(200);
+    expect((JSON.parse(again.body) as typeof body).usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(body.usage.prompt_tokens / 2);
   });
 
   it('applies a rotated key to the next request', async () => {
