@@ -1,12 +1,14 @@
 // Persistent conversations: thin mapping from the contract onto the history store and chat service.
+import type { AttachmentStore } from '../attachments/attachment-store';
 import type { ChatService } from '../chat/chat-service';
+import { exportConversation, importConversation } from '../chat/conversation-transfer';
 import { BUILTIN_PRESETS } from '../chat/presets';
 import type { conversationsContract } from '../shared/contracts/conversations';
 import type { Handlers } from '../shared/dispatcher';
 import type { HistoryStore } from '../store/history-store';
 
-export function createConversationHandlers(deps: { history: HistoryStore; chat: ChatService }): Handlers<typeof conversationsContract> {
-  const { history, chat } = deps;
+export function createConversationHandlers(deps: { history: HistoryStore; chat: ChatService; attachments: AttachmentStore }): Handlers<typeof conversationsContract> {
+  const { history, chat, attachments } = deps;
   return {
     'conversations.list': async ({ trash, limit }) => history.listConversations({ trash, limit }),
     'conversations.create': async ({ title }) => history.createConversation(title),
@@ -27,6 +29,8 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'messages.send': (input, emit, signal) => chat.send(input, emit, signal),
     'messages.regenerate': ({ messageId }, emit, signal) => chat.regenerate(messageId, emit, signal),
     'messages.edit': (input, emit, signal) => chat.edit(input, emit, signal),
+    'conversations.export': async ({ id, format }) => exportConversation(history, attachments, id, format),
+    'conversations.import': async ({ data }) => importConversation(history, attachments, data),
     'presets.list': async () => [...BUILTIN_PRESETS, ...history.listPresets()],
     'presets.save': async (input) => history.savePreset(input),
     'presets.delete': async ({ id }) => ({ deleted: history.deletePreset(id) }),

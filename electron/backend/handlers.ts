@@ -35,5 +35,5 @@ export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
 function conversationHandlers(deps: BackendDeps): ReturnType<typeof createConversationHandlers> {
   const history = deps.history ?? HistoryStore.open(':memory:');
   const chat = deps.chat ?? new ChatService({ store: history, engine: deps.engine, attachments: deps.attachments });
-  return createConversationHandlers({ history, chat });
+  return createConversationHandlers({ history, chat, attachments: deps.attachments });
 }

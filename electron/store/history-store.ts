@@ -219,6 +219,12 @@ export class HistoryStore {
     return this.views(rows);
   }
 
+  /** Every message of a conversation, all branches, oldest first (for export). */
+  allMessages(conversationId: string): MessageView[] {
+    this.row(conversationId);
+    return this.views(this.db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY id').all(conversationId) as MessageRow[]);
+  }
+
   /** Makes the newest branch below a message the visible one. */
   switchVersion(messageId: number): string {
     const row = this.db.prepare('SELECT conversation_id FROM messages WHERE id = ?').get(messageId) as { conversation_id: string } | undefined;

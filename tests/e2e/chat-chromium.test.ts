@@ -231,6 +231,20 @@ describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
     await page.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  it('exports JSON and Markdown, and importing the JSON gives a second copy with the same messages', async () => {
+    const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+    expect(json.suggestedFilename()).toBe('Product-shots.json');
+    const jsonPath = path.join(tmp, 'export.json');
+    await json.saveAs(jsonPath);
+    const [md] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export Markdown' }).click()]);
+    expect(md.suggestedFilename()).toBe('Product-shots.zip');
+    await page.getByLabel('Conversation file to import').setInputFiles(jsonPath);
+    await expect.poll(() => page.getByRole('button', { name: 'Product shots', exact: true }).count()).toBe(2);
+    await expect.poll(() => users().count()).toBe(2);
+    expect(await users().first().getByRole('img').count()).toBe(2);
+    expect(await users().nth(1).getByTestId('version').textContent()).toBe('2/2');
+  });
+
   it('had no script errors or CSP violations', () => {
     expect(problems).toEqual([]);
   });

@@ -67,6 +67,8 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'messages.edit': { messageId: 1.5, text: 'x' },
   'messages.stop': { conversationId: 'a b' },
   'presets.list': { all: true },
+  'conversations.export': { id: 'c1', format: 'pdf' },
+  'conversations.import': { data: 'not bytes' },
   'presets.save': { name: '', system: '' },
   'presets.delete': { id: 'builtin-general' },
   'models.catalog': { nCtx: 1 },

@@ -139,6 +139,13 @@ export const conversationsContract = {
       .object({ messageId, text: messageText, attachments: z.array(attachmentRef).max(16).optional() })
       .strict(),
   ),
+  /** JSON: every branch, settings and images, for import. Markdown: the visible branch and its images, zipped. */
+  'conversations.export': call<{ fileName: string; mimeType: string; data: Uint8Array }>()(
+    z.object({ id: conversationId, format: z.enum(['json', 'markdown']) }).strict(),
+  ),
+  'conversations.import': call<ConversationSummary>()(
+    z.object({ data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 60 * 1024 * 1024, { message: 'Exports are limited to 60 MB' }) }).strict(),
+  ),
   'presets.list': call<Preset[]>()(z.object({}).strict()),
   /** Creates a preset, or replaces the user preset with the same id. */
   'presets.save': call<Preset>()(

@@ -275,6 +275,31 @@ export class ChatState {
     if (view) this.view = view;
   }
 
+  async exportCurrent(format: 'json' | 'markdown'): Promise<void> {
+    const id = this.currentId;
+    if (!id) return;
+    const file = await this.call(this.client.call('conversations.export', { id, format }));
+    if (!file) return;
+    const url = URL.createObjectURL(new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mimeType }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = file.fileName;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  async importFile(file: Blob): Promise<void> {
+    this.error = null;
+    const data = new Uint8Array(await file.arrayBuffer());
+    const imported = await this.call(this.client.call('conversations.import', { data }));
+    if (!imported) return;
+    await this.refreshList();
+    await this.open(imported.id);
+    this.notice = { text: `Imported “${imported.title || 'New chat'}”.` };
+  }
+
   async loadPresets(): Promise<void> {
     const list = await this.call(this.client.call('presets.list', {}));
     if (list) this.presets = list;
