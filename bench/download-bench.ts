@@ -20,7 +20,55 @@ export interface DownloadBenchOptions {
   sizeBytes?: number;
   /** Timed runs of each method, alternating. */
   runs?: number;
+  /** Also measure node-llama-cpp's downloader resume (its JS only; default true). */
+  nodeLlamaCpp?: boolean;
 }
+
+/**
+ * node-llama-cpp's createModelDownloader: abort past half, then a new downloader on the same
+ * folder. Returns what the abort did and how many bytes the resume fetched again.
+ */
+async function nodeLlamaCppResume(url: string, dir: string, size: number, served: () => number, keepTemp: boolean): Promise<string> {
+  const { createModelDownloader } = await import('node-llama-cpp');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const ac = new AbortController();
+  let atAbort = 0;
+  let reported = 0;
+  const first = await createModelDownloader({
+    modelUri: url,
+    dirPath: dir,
+    fileName: 'file.gguf',
+    showCliProgress: false,
+    deleteTempFileOnCancel: !keepTemp,
+    onProgress: ({ downloadedSize }) => {
+      reported = downloadedSize;
+      if (downloadedSize >= size / 2 && !ac.signal.aborted) {
+        atAbort = downloadedSize;
+        ac.abort();
+      }
+    },
+  });
+  let abort: string;
+  try {
+    abort = `resolved with ${path.basename(await first.download({ signal: ac.signal }))}`;
+  } catch (err) {
+    abort = `threw ${(err as Error).message}`;
+  }
+  const before = served();
+  const second = await createModelDownloader({ modelUri: url, dirPath: dir, fileName: 'file.gguf', showCliProgress: false });
+  const file = await second.download();
+  const sent = served() - before;
+  const complete = (await stat(file)).size === size;
+  await rm(dir, { recursive: true, force: true });
+  // What it had reported as downloaded when stopped; everything beyond the missing rest was fetched twice.
+  const had = Math.max(atAbort, reported);
+  const again = sent - (size - had);
+  const limit = 0.01 * had + 16 * MiB;
+  return `| node-llama-cpp 3.21.1, deleteTempFileOnCancel ${!keepTemp} | abort ${abort} with ${f0(had / MiB)} MiB reported; resume fetched ${f0(sent / MiB)} MiB, ${f0(again / MiB)} MiB of it already downloaded${complete ? '' : ', file INCOMPLETE'} | ≤ ${f0(limit / MiB)} MiB ${again <= limit ? 'met' : 'NOT met'} |`;
+}
+
+const f0 = (n: number): string => n.toFixed(0);
 
 /** Deterministic, incompressible-looking bytes. */
 async function writeTestFile(file: string, size: number): Promise<string> {
@@ -93,6 +141,7 @@ export async function downloadBench(options: DownloadBenchOptions): Promise<stri
       },
     );
     const onDisk = await partialBytes(dest);
+    const served = (): number => server.served.get('file.gguf') ?? 0;
     const servedBefore = server.served.get('file.gguf') ?? 0;
     const t = performance.now();
     const r = await downloadFile({ url, dest, sha256: sha });
@@ -101,6 +150,14 @@ export async function downloadBench(options: DownloadBenchOptions): Promise<stri
     const refetched = sent - (size - onDisk);
     const limit = 0.01 * onDisk + 16 * MiB;
     const ok = (await stat(dest)).size === size && r.sha256 === sha;
+    await rm(dest, { force: true });
+    const nlc =
+      options.nodeLlamaCpp === false
+        ? null
+        : [
+            await nodeLlamaCppResume(url, path.join(options.dir, 'nlc'), size, served, false),
+            await nodeLlamaCppResume(url, path.join(options.dir, 'nlc'), size, served, true),
+          ];
 
     const median = (xs: number[]): number => {
       const v = [...xs].sort((x, y) => x - y);
@@ -124,6 +181,7 @@ export async function downloadBench(options: DownloadBenchOptions): Promise<stri
       `| On disk when resumed | ${f(onDisk / MiB)} MiB | |`,
       `| Re-fetched after resume (bytes already on disk) | ${refetched} bytes | ≤ ${f(limit / MiB)} MiB (1% + 16 MiB) ${refetched <= limit ? 'met' : 'NOT met'} |`,
       `| Resume: prefix re-hash + rest of file | ${f(resumeMs)} ms, file ${ok ? 'identical (sha256)' : 'DIFFERENT'} | |`,
+      ...(nlc ?? []),
     ].join('\n');
   } finally {
     await server.close();
