@@ -47,7 +47,9 @@ export interface ConvertOptions {
   from: string;
   outDir: string;
   quant: Quant;
-  /** Output file names (defaults: <name>-<quant>.gguf and mmproj-<name>-f16.gguf). */
+  /** Vision projector matrices (default f16, what llama.cpp's converters write). */
+  mmprojType?: 'f16' | 'f32';
+  /** Output file names (defaults: <name>-<quant>.gguf and mmproj-<name>-<mmprojType>.gguf). */
   modelFileName?: string;
   mmprojFileName?: string;
   signal?: AbortSignal;
@@ -131,7 +133,12 @@ function planText(m: LlavaCheckpoint, quant: Quant): TensorJob[] {
   return jobs;
 }
 
-function planMmproj(m: LlavaCheckpoint): TensorJob[] {
+/** Blocks written to the mmproj (and its clip.vision.block_count). */
+export function mmprojBlocks(v: LlavaCheckpoint['vision']): number {
+  return v.usedLayers + 1;
+}
+
+function planMmproj(m: LlavaCheckpoint, matrixType: number = GgmlType.F16): TensorJob[] {
   const { vision: v, text, layout: L, checkpoint: c } = m;
   const e = v.hidden;
   const nPos = (v.imageSize / v.patchSize) ** 2 + 1;
@@ -141,7 +148,7 @@ function planMmproj(m: LlavaCheckpoint): TensorJob[] {
     if (!src) throw new CheckpointError(`tensor ${srcName} is missing from the checkpoint`, 'MISSING_TENSOR');
     expectShape(src, shape);
     const dims = ggufDims(shape);
-    jobs.push({ name, dims, type: dims.length >= 2 ? GgmlType.F16 : GgmlType.F32, src });
+    jobs.push({ name, dims, type: dims.length >= 2 ? matrixType : GgmlType.F32, src });
   };
   const P = L.projector;
   add('mm.0.weight', `${P}linear_1.weight`, [text.hidden, e]);
@@ -154,8 +161,11 @@ function planMmproj(m: LlavaCheckpoint): TensorJob[] {
   add('v.position_embd.weight', `${V}embeddings.position_embedding.weight`, [nPos, e]);
   add('v.pre_ln.weight', `${V}pre_layrnorm.weight`, [e]);
   add('v.pre_ln.bias', `${V}pre_layrnorm.bias`, [e]);
-  // Only the layers LLaVA reads features from; post_layernorm is never applied to them.
-  for (let i = 0; i < v.usedLayers; i++) {
+  // llama.cpp's LLaVA graph runs block_count - 1 blocks (it assumes the file holds the whole
+  // tower and LLaVA's -2 feature layer), so one block more than LLaVA uses is written. The old
+  // Python converter dropped the last block as well, which made llama.cpp skip two.
+  // post_layernorm is never applied to LLaVA's features: not written.
+  for (let i = 0; i < mmprojBlocks(v); i++) {
     const p = `${V}encoder.layers.${i}.`;
     const b = `v.blk.${i}.`;
     for (const [to, from] of [['attn_q', 'q_proj'], ['attn_k', 'k_proj'], ['attn_v', 'v_proj'], ['attn_out', 'out_proj']] as const) {
@@ -207,13 +217,13 @@ function textMetadata(m: LlavaCheckpoint, quant: Quant): GgufKv[] {
   return out;
 }
 
-function mmprojMetadata(m: LlavaCheckpoint): GgufKv[] {
+function mmprojMetadata(m: LlavaCheckpoint, mmprojType: 'f16' | 'f32'): GgufKv[] {
   const v = m.vision;
   return [
     kv.str('general.architecture', 'clip'),
     kv.str('general.name', `${m.name} vision projector`),
     kv.str('general.description', 'image encoder for LLaVA'),
-    kv.u32('general.file_type', FILE_TYPE.f16),
+    kv.u32('general.file_type', FILE_TYPE[mmprojType]),
     kv.bool('clip.has_text_encoder', false),
     kv.bool('clip.has_vision_encoder', true),
     kv.bool('clip.has_llava_projector', true),
@@ -226,7 +236,7 @@ function mmprojMetadata(m: LlavaCheckpoint): GgufKv[] {
     kv.u32('clip.vision.projection_dim', m.text.hidden),
     kv.u32('clip.vision.attention.head_count', v.heads),
     kv.f32('clip.vision.attention.layer_norm_epsilon', v.eps),
-    kv.u32('clip.vision.block_count', v.usedLayers),
+    kv.u32('clip.vision.block_count', mmprojBlocks(v)),
     kv.f32s('clip.vision.image_mean', v.imageMean),
     kv.f32s('clip.vision.image_std', v.imageStd),
   ];
@@ -248,11 +258,11 @@ export interface ConversionPlan {
 
 const HEADER_ALLOWANCE = 4 * 1024 * 1024;
 
-export async function planConversion(from: string, quant: Quant): Promise<ConversionPlan> {
+export async function planConversion(from: string, quant: Quant, mmprojType: 'f16' | 'f32' = 'f16'): Promise<ConversionPlan> {
   if (!QUANTS.includes(quant)) throw new CheckpointError(`unknown quantization "${String(quant)}" (use ${QUANTS.join(', ')})`, 'NOT_LLAVA');
   const checkpoint = await readLlavaCheckpoint(from, await openCheckpoint(from));
   const text = planText(checkpoint, quant);
-  const mmproj = planMmproj(checkpoint);
+  const mmproj = planMmproj(checkpoint, mmprojType === 'f32' ? GgmlType.F32 : GgmlType.F16);
   const sum = (jobs: TensorJob[]): number => jobs.reduce((s, j) => s + tensorByteSize(j.type, j.dims) + 32, 0);
   return {
     checkpoint,
@@ -305,7 +315,7 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     if (signal?.aborted) throw new CheckpointError('conversion cancelled', 'CANCELLED');
   };
   checkCancel();
-  const plan = await planConversion(options.from, quant);
+  const plan = await planConversion(options.from, quant, options.mmprojType);
   const m = plan.checkpoint;
   const total = plan.text.length + plan.mmproj.length;
   let tensorsDone = 0;
@@ -324,7 +334,7 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
   }
   const base = safeName(m.name);
   const modelPath = join(options.outDir, options.modelFileName ?? `${base}-${quant}.gguf`);
-  const mmprojPath = join(options.outDir, options.mmprojFileName ?? `mmproj-${base}-f16.gguf`);
+  const mmprojPath = join(options.outDir, options.mmprojFileName ?? `mmproj-${base}-${options.mmprojType ?? 'f16'}.gguf`);
   // A stale pair from an earlier run must not look finished while this one is under way.
   await rm(modelPath, { force: true });
   await rm(mmprojPath, { force: true });
@@ -399,7 +409,7 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
 
   try {
     await writeFile(modelPath, 'model', textMetadata(m, quant), plan.text);
-    await writeFile(mmprojPath, 'mmproj', mmprojMetadata(m), plan.mmproj);
+    await writeFile(mmprojPath, 'mmproj', mmprojMetadata(m, options.mmprojType ?? 'f16'), plan.mmproj);
   } catch (err) {
     await reader.close();
     await pool?.close();

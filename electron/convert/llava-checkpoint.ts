@@ -24,7 +24,7 @@ export interface VisionHparams {
   hidden: number;
   /** Layers in the checkpoint. */
   layers: number;
-  /** Layers LLaVA actually uses (vision_feature_layer -2: all but the last). */
+  /** Layers whose output LLaVA reads (vision_feature_layer -2: all but the last). */
   usedLayers: number;
   heads: number;
   ff: number;
@@ -234,6 +234,10 @@ export async function readLlavaCheckpoint(dir: string, checkpoint: Checkpoint): 
   const usedLayers = featureLayer < 0 ? layers + 1 + featureLayer : featureLayer;
   if (!Number.isInteger(usedLayers) || usedLayers < 1 || usedLayers > layers) {
     throw new CheckpointError(`vision_feature_layer ${featureLayer} does not select one of the ${layers} vision layers`, 'NOT_LLAVA');
+  }
+  // llama.cpp always stops one block before the end of the file: the last layer cannot be used.
+  if (usedLayers === layers) {
+    throw new CheckpointError(`vision_feature_layer ${featureLayer} (the last layer) is not supported by llama.cpp's LLaVA graph; LLaVA-1.5 uses -2`, 'NOT_LLAVA');
   }
   const strategy = config.vision_feature_select_strategy ?? 'default';
   if (strategy !== 'default') throw new CheckpointError(`vision_feature_select_strategy "${String(strategy)}" is not supported (LLaVA-1.5 uses "default")`, 'NOT_LLAVA');

@@ -8,15 +8,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertLlava, type Quant } from '../../electron/convert/convert-llava';
-import { gradientPng } from '../../electron/fixtures/png';
-import { TINY_HF_TEXT, writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
+import { encodePng, gradientPixels, gradientPng } from '../../electron/fixtures/png';
+import { CLIP_MEAN, CLIP_STD, TINY_HF_TEXT, TINY_HF_VISION, writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { buildSpmVocab } from '../../electron/fixtures/tiny-llava';
 import { REPO_ROOT } from '../helpers/fixtures';
+import { referenceImageEmbeddings } from './reference-clip';
 import { ReferenceLlama, argmax, softmax } from './reference-llama';
 
 const run = promisify(execFile);
 const PROBE = path.join(REPO_ROOT, 'tests', 'convert', 'engine-probe.cjs');
 const PROMPT = 'USER: describe the color of this picture\nASSISTANT:';
+const MARKER = '<__media__>';
+const PROMPT_WITH_IMAGE = `USER: ${MARKER}\ndescribe the color of this picture\nASSISTANT:`;
 const STEPS = 32;
 const T = TINY_HF_TEXT;
 const EOS = 2;
@@ -36,6 +39,8 @@ const idOf = (text: string): number => {
 
 interface ProbeRun {
   promptTokens: number[];
+  tokensEvaluated: number;
+  promptN: number;
   text: string;
   probs: { content: string; probs: { tok_str: string; prob: number }[] }[];
 }
@@ -45,16 +50,17 @@ let ckpt: string;
 let ref: ReferenceLlama;
 const converted = new Map<string, { model: string; mmproj: string }>();
 
-async function probe(model: string, runs: object[], mmproj?: string): Promise<ProbeRun[]> {
+async function probe(model: string, runs: object[], mmproj?: string, tokenize: string[] = []): Promise<ProbeRun[] & { tokenized: number[][] }> {
   const req = path.join(dir, `probe-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(req, JSON.stringify({ model, mmproj, runs }));
+  await writeFile(req, JSON.stringify({ model, mmproj, runs, tokenize }));
   const { stdout } = await run(process.execPath, [PROBE, req], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }).catch((e: { signal?: string; code?: number; stderr?: string }) => {
     const tail = (e.stderr ?? '').split('\n').filter((l) => !/^(llama|load|print_info|graph|sched|clip|common|~llama|set_|adapters|attach|detach)/.test(l)).slice(-15).join('\n');
     throw new Error(`engine probe failed (code ${e.code}, signal ${e.signal}):\n${tail}`);
   });
   const at = stdout.indexOf('@@PROBE@@');
   if (at < 0) throw new Error('probe printed no result');
-  return (JSON.parse(stdout.slice(at + 9).trim()) as { runs: ProbeRun[] }).runs;
+  const parsed = JSON.parse(stdout.slice(at + 9).trim()) as { runs: ProbeRun[]; tokenized: number[][] };
+  return Object.assign(parsed.runs, { tokenized: parsed.tokenized });
 }
 
 function masked(logits: Float64Array): Float64Array {
@@ -72,13 +78,31 @@ interface Comparison {
   maxProbDiff: number;
 }
 
-async function compare(model: string): Promise<Comparison> {
-  const [greedy, sampled] = await probe(model, [
-    { prompt: PROMPT, steps: STEPS, sampling: { ...PLAIN, temperature: 0, top_k: 1 } },
-    // temperature 1 with no truncation: the binding then reports the full softmax of each step.
-    { prompt: PROMPT, steps: STEPS, sampling: { ...PLAIN, temperature: 1, top_k: 0, top_p: 1, min_p: 0 } },
-  ]);
-  const context = [1, ...greedy!.promptTokens]; // completion() adds <s>
+interface ImageInput {
+  mmproj: string;
+  media: string;
+  /** Reference embeddings that stand where the media marker is. */
+  embeddings: Float64Array[];
+}
+
+async function compare(model: string, image?: ImageInput): Promise<Comparison> {
+  const [before, after] = PROMPT_WITH_IMAGE.split(MARKER) as [string, string];
+  const prompt = image ? PROMPT_WITH_IMAGE : PROMPT;
+  const media = image ? { media: image.media } : {};
+  const runs = await probe(
+    model,
+    [
+      { prompt, ...media, steps: STEPS, sampling: { ...PLAIN, temperature: 0, top_k: 1 } },
+      // temperature 1 with no truncation: the binding then reports the full softmax of each step.
+      { prompt, ...media, steps: STEPS, sampling: { ...PLAIN, temperature: 1, top_k: 0, top_p: 1, min_p: 0 } },
+    ],
+    image?.mmproj,
+    image ? [before, after] : [],
+  );
+  const [greedy, sampled] = runs;
+  // completion() adds <s>; with an image the text around the marker is tokenized as two chunks.
+  const context: (number | Float64Array)[] = image ? [1, ...runs.tokenized[0]!, ...image.embeddings, ...runs.tokenized[1]!] : [1, ...greedy!.promptTokens];
+  expect(greedy!.promptN).toBe(context.length); // the engine saw exactly the reference's inputs
   const greedyEngine = greedy!.probs.map((p) => idOf(p.content));
   const greedyRef: number[] = [];
   const seq = [...context];
@@ -151,6 +175,27 @@ describe('converted tiny FireLLaVA checkpoint in the real engine', () => {
     console.log(`unpermuted: ${c.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${c.maxProbDiff.toExponential(2)}`);
     expect(c.greedyEngine).not.toEqual(c.greedyRef);
     expect(c.maxProbDiff).toBeGreaterThan(1e-2);
+  });
+
+  test('image + text: 32 greedy tokens equal a reference of the CLIP tower + projector + LLaMA', async () => {
+    const V = TINY_HF_VISION;
+    const rgb = gradientPixels(V.imageSize, V.imageSize);
+    const media = path.join(dir, 'square.png');
+    // Exactly the tower's size, so the engine does not resample what the reference sees.
+    await writeFile(media, encodePng(V.imageSize, V.imageSize, rgb));
+    const cfg = { hidden: V.hidden, heads: V.heads, ff: V.ff, imageSize: V.imageSize, patchSize: V.patchSize, eps: V.eps, usedLayers: V.layers - 1, textHidden: T.hidden, mean: CLIP_MEAN, std: CLIP_STD };
+    const pair = converted.get('f32')!;
+    // The engine's clip graph puts the class token last but still gives positions and picks
+    // projector rows as if it were first; the reference reproduces that layout.
+    const asEngine = await compare(pair.model, { mmproj: pair.mmproj, media, embeddings: await referenceImageEmbeddings(ckpt, cfg, rgb, 'llama.cpp') });
+    console.log(`image+text (llama.cpp layout): ${asEngine.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${asEngine.maxProbDiff.toExponential(2)}`);
+    expect(asEngine.greedyEngine).toEqual(asEngine.greedyRef);
+    // Text alone agrees within 4e-4; with an image a residual of ~2.6e-2 remains (not explained yet).
+    expect(asEngine.maxProbDiff).toBeLessThan(5e-2);
+    // What transformers computes differs: when this starts to agree, llama.cpp fixed its layout.
+    const asHf = await compare(pair.model, { mmproj: pair.mmproj, media, embeddings: await referenceImageEmbeddings(ckpt, cfg, rgb, 'hf') });
+    console.log(`image+text (transformers layout): ${asHf.agreeingSteps}/${STEPS} greedy steps agree`);
+    expect(asHf.agreeingSteps).toBeLessThan(STEPS);
   });
 
   test('the converted mmproj loads with the model and answers about an image', async () => {

@@ -72,9 +72,14 @@ describe('layout matches the GGUF files llama.cpp was verified with', () => {
     const mm = await readGgufFile(r.mmproj);
     const mref = await readGgufFile(fx.pairF16.mmproj);
     expect([...mm.metadata.keys()].sort()).toEqual([...mref.metadata.keys()].sort());
-    expect(mm.tensors.map((t) => [t.name, t.dims, t.type])).toEqual(mref.tensors.map((t) => [t.name, t.dims, t.type]));
-    // The checkpoint has 3 vision layers; LLaVA reads the second-to-last layer, so 2 are kept.
-    expect(metaNumber(mm, 'clip.vision.block_count')).toBe(2);
+    // The fixture has 2 vision blocks, the checkpoint 3: the first two match tensor for tensor.
+    const mine = mm.tensors.map((t) => [t.name, t.dims, t.type]);
+    expect(mine.filter(([n]) => !String(n).startsWith('v.blk.2.'))).toEqual(mref.tensors.map((t) => [t.name, t.dims, t.type]));
+    // LLaVA reads layer 2 of 3 (vision_feature_layer -2); llama.cpp runs block_count - 1 blocks,
+    // so all 3 are written and post_layernorm is not.
+    expect(metaNumber(mm, 'clip.vision.block_count')).toBe(3);
+    expect(mm.tensorsByName.has('v.blk.2.attn_q.weight')).toBe(true);
+    expect([...mm.tensorsByName.keys()].some((n) => n.startsWith('v.post_ln'))).toBe(false);
     expect(metaString(mm, 'clip.projector_type')).toBe('mlp');
   });
 
@@ -85,7 +90,11 @@ describe('layout matches the GGUF files llama.cpp was verified with', () => {
     expect(q4.tensorsByName.get('output.weight')!.type).toBe(GgmlType.Q8_0);
     expect(q4.tensorsByName.get('blk.0.attn_norm.weight')!.type).toBe(GgmlType.F32);
     expect(metaNumber(q4, 'general.file_type')).toBe(2);
-    const q8 = await readGgufFile((await convertLlava({ from: ckpt, outDir: path.join(dir, 'q8'), quant: 'q8_0', sync: false })).model);
+    const r8 = await convertLlava({ from: ckpt, outDir: path.join(dir, 'q8'), quant: 'q8_0', mmprojType: 'f32', sync: false });
+    const q8 = await readGgufFile(r8.model);
+    const mm32 = await readGgufFile(r8.mmproj);
+    expect(mm32.tensorsByName.get('v.blk.0.attn_q.weight')!.type).toBe(GgmlType.F32);
+    expect(metaNumber(mm32, 'general.file_type')).toBe(0);
     expect(q8.tensorsByName.get('output.weight')!.type).toBe(GgmlType.Q8_0);
     expect(metaNumber(q8, 'general.file_type')).toBe(7);
   });

@@ -4,6 +4,19 @@
 const fs = require('node:fs');
 const binding = require('@fugood/llama.node');
 
+// The binding resolves a completion slightly before it accepts the next one ("Another completion
+// is in progress"): wait for it rather than fail. Any other error is real.
+async function completeWhenIdle(ctx, options) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ctx.completion(options);
+    } catch (err) {
+      if (attempt >= 50 || !/Another completion is in progress/.test(String(err && err.message))) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 async function main() {
   const req = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const ctx = await binding.loadModel({ model: req.model, n_ctx: req.nCtx ?? 256, n_gpu_layers: 0, n_parallel: 1, ctx_shift: false, n_threads: 1 });
@@ -13,7 +26,7 @@ async function main() {
     let seen = 0;
     for (const run of req.runs) {
       const tok = await ctx.tokenize(run.prompt, run.media ? [run.media] : undefined);
-      const res = await ctx.completion({
+      const res = await completeWhenIdle(ctx, {
         prompt: run.prompt,
         ...(run.media ? { media_paths: [run.media] } : {}),
         n_predict: run.steps,
@@ -26,9 +39,11 @@ async function main() {
       });
       // The binding keeps appending to completion_probabilities across calls: keep only this run's.
       const all = res.completion_probabilities ?? [];
-      out.runs.push({ promptTokens: Array.from(tok.tokens ?? []), text: res.text, probs: all.slice(seen) });
+      out.runs.push({ promptTokens: Array.from(tok.tokens ?? []), text: res.text, probs: all.slice(seen), tokensEvaluated: res.tokens_evaluated, promptN: res.timings && res.timings.prompt_n });
       seen = all.length;
     }
+    out.tokenized = [];
+    for (const text of req.tokenize ?? []) out.tokenized.push(Array.from((await ctx.tokenize(text)).tokens));
   } finally {
     await ctx.release();
   }

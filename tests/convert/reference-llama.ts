@@ -99,8 +99,8 @@ export class ReferenceLlama {
     }
   }
 
-  /** Logits after each of `tokens` (teacher forcing), as float64 arrays. */
-  logits(tokens: number[]): Float64Array[] {
+  /** Logits after each input (teacher forcing); an input is a token id or an embedding (image). */
+  logits(tokens: (number | Float64Array)[]): Float64Array[] {
     const { hidden, heads, kvHeads, ff, vocab } = this.cfg;
     const d = hidden / heads;
     const kvDim = d * kvHeads;
@@ -109,7 +109,7 @@ export class ReferenceLlama {
     const values: Float64Array[][] = this.layers.map(() => []);
     const out: Float64Array[] = [];
     tokens.forEach((tok, pos) => {
-      let h = Float64Array.from(this.embed.subarray(tok * hidden, (tok + 1) * hidden));
+      let h = typeof tok === 'number' ? Float64Array.from(this.embed.subarray(tok * hidden, (tok + 1) * hidden)) : Float64Array.from(tok);
       this.layers.forEach((L, li) => {
         const x = this.rmsNorm(h, L.inNorm);
         const q = ReferenceLlama.matvec(L.q, x, hidden);
