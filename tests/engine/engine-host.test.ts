@@ -52,9 +52,13 @@ describe('generation', () => {
   });
 
   it('gives the same answer for the same seed (greedy)', async () => {
+    // The same request before each keeps the KV cache state equal: a different cached prefix
+    // changes float rounding, which can flip near-ties in a random-weight model.
+    await collect(engine, request([user('Something else entirely')], {}, 'other'));
     const a = await collect(engine, request([user('Seeded question one')], {}, 'seed-a'));
     await collect(engine, request([user('Something else entirely')], {}, 'other'));
     const b = await collect(engine, request([user('Seeded question one')], {}, 'seed-b'));
+    expect(a.deltas.length).toBeGreaterThan(0);
     expect(a.deltas).toBe(b.deltas);
   });
 
