@@ -249,6 +249,18 @@ describe('clear refusals', () => {
     await expectRefusal(c, 'BAD_FILE', /not a SentencePiece model/);
   });
 
+  test('LLaVA variants the engine cannot run are refused with the reason', async () => {
+    const c = await copyCheckpoint('variants');
+    const cfgPath = path.join(c, 'config.json');
+    const base = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(cfgPath, JSON.stringify({ ...base, vision_feature_layer: -1 }));
+    await expectRefusal(c, 'NOT_LLAVA', /vision_feature_layer -1 \(the last layer\)/);
+    await writeFile(cfgPath, JSON.stringify({ ...base, vision_feature_select_strategy: 'full' }));
+    await expectRefusal(c, 'NOT_LLAVA', /vision_feature_select_strategy "full"/);
+    await writeFile(cfgPath, JSON.stringify({ ...base, architectures: ['LlavaNextForConditionalGeneration'] }));
+    await expectRefusal(c, 'NOT_LLAVA', /LLaVA-NeXT/);
+  });
+
   test('an unknown quantization is refused', async () => {
     await expect(convertLlava({ from: ckpt, outDir: path.join(dir, 'q'), quant: 'q5_k' as never })).rejects.toThrow(/unknown quantization/);
   });
