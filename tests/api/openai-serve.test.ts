@@ -231,6 +231,10 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
       expect(errorOf(r)).toMatchObject({ code: 'model_not_found', param: 'model', message: expect.stringContaining(model) });
       const route = await postJson(served.port, '/v1/embeddings', { model, input: 'x' });
       expect(route.status).toBe(404);
+      // The app's own calls (chat history included) are not reachable through the API's paths.
+      const escape = await postJson(served.port, '/v1/../rpc/app.info', {});
+      expect(escape.status).toBe(404);
+      expect(errorOf(escape).type).toBe('invalid_request_error');
     });
 
     it('keeps the rest of the server as it was: /rpc still needs its key, the web UI its link', async () => {
