@@ -375,7 +375,11 @@ export class ModelManager {
         await rm(this.registry.dirOf(plan.id), { recursive: true, force: true });
       }
       this.fail(job, err, plan.licenseUrl);
-      throw err instanceof DownloadError ? this.toManagerError(err, plan.licenseUrl) : err;
+      if (err instanceof DownloadError && err.code === 'NETWORK' && job.view.error) {
+        job.view.error.action = 'Check the address and the connection, then try again.';
+        this.publish(job);
+      }
+      throw err instanceof DownloadError ? this.toManagerError(err, plan.licenseUrl, job.view.error?.action) : err;
     }
     job.done = this.run(plan, job);
     return structuredClone(job.view);
@@ -393,9 +397,9 @@ export class ModelManager {
     return this.get(job.id);
   }
 
-  private toManagerError(err: DownloadError, licenseUrl: string | null): ModelManagerError {
+  private toManagerError(err: DownloadError, licenseUrl: string | null, actionOverride?: string | null): ModelManagerError {
     const { code, action } = errorAction(err, licenseUrl);
-    return new ModelManagerError(code, err.code, err.message, action);
+    return new ModelManagerError(code, err.code, err.message, actionOverride ?? action);
   }
 
   private fail(job: Job, err: unknown, licenseUrl: string | null): void {
