@@ -245,6 +245,27 @@ describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
     expect(await users().nth(1).getByTestId('version').textContent()).toBe('2/2');
   });
 
+  it('keyboard: Ctrl+Shift+C copies the last answer, Ctrl+N starts a new chat', async () => {
+    const last = (await assistants().last().locator('.markdown').textContent()) ?? '';
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+Shift+C');
+    await expect.poll(async () => (await page.evaluate(() => navigator.clipboard.readText())).trim()).toBe(last.trim());
+    await page.keyboard.press('Control+N');
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('New chat');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('question');
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    expect(await page.locator('#send-reason').textContent()).toBe('Write a message or attach an image');
+  });
+
+  it('follows the OS colour scheme', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(dark).toBe('rgb(24, 24, 27)');
+    expect(light).toBe('rgb(255, 255, 255)');
+  });
+
   it('had no script errors or CSP violations', () => {
     expect(problems).toEqual([]);
   });

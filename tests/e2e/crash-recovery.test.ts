@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ContractClient } from '../../electron/shared/client';
 import type { ChatEvent } from '../../electron/shared/contracts/conversations';
 import { createHttpClient } from '../../electron/transport/http-client';
-import { ensureBuilt, getSlowPair, startServer, stopServer, type Served } from './serve-helpers';
+import { existsSync } from 'node:fs';
+import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-crash-'));
 const dataDir = path.join(tmp, 'data');
@@ -74,5 +75,20 @@ describe('crash while an answer streams', () => {
     if (!after.ok) throw new Error(after.error.message);
     expect(after.value.messages.map((m) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:interrupted', 'user:complete', 'assistant:complete']);
     expect(after.value.messages[1]!.text).toBe(partial!.text);
+
+    // And the person using it sees it so.
+    if (!existsSync(CHROMIUM)) return;
+    const browser = await launchChromium(tmp);
+    try {
+      const page = await browser.newPage();
+      await page.goto(served.url);
+      await page.getByRole('button', { name: 'Crash test', exact: true }).click();
+      const interrupted = page.locator('article.assistant[data-status="interrupted"]');
+      await interrupted.waitFor({ timeout: 10_000 });
+      expect(await interrupted.getByTestId('message-status').textContent()).toMatch(/^Interrupted/);
+      expect((await interrupted.locator('.markdown').textContent())?.trim()).toBe(partial!.text.trim());
+    } finally {
+      await browser.close();
+    }
   }, 180_000);
 });
