@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -209,7 +209,22 @@ describe('model manager: import and pairing', () => {
     expect(truncated.message).toMatch(/^model truncated-model\.gguf: .*(truncated|ends|beyond|past)/i);
     const swapped = await managerError(m.importLocal({ modelPath: fx.pair.mmproj, mmprojPath: fx.pair.model, mode: 'copy' }));
     expect(swapped.message).toMatch(/is a vision projector \(mmproj\), not the language model/);
+    const gone = await managerError(m.importLocal({ modelPath: path.join(dataDir, 'nope.gguf'), mmprojPath: fx.pair.mmproj, mode: 'copy' }));
+    expect(gone.message).toBe(`Model file not found: ${path.join(dataDir, 'nope.gguf')}`);
     expect(await m.list()).toEqual([]);
+    await m.importLocal({ modelPath: fx.pair.model, mmprojPath: fx.pair.mmproj, mode: 'symlink' });
+    const twice = await managerError(m.importLocal({ modelPath: fx.pair.model, mmprojPath: fx.pair.mmproj, mode: 'copy' }));
+    expect(twice.message).toMatch(/^This pair is already installed as "model-f32-[0-9a-f]{8}"$/);
+    expect(await m.list()).toHaveLength(1);
+  });
+
+  it('a damaged registry is reported with its path, never silently replaced', async () => {
+    const m = manager();
+    mkdirSync(m.registry.modelsDir, { recursive: true });
+    writeFileSync(path.join(m.registry.modelsDir, 'registry.json'), '{"version":1,"models":[');
+    await expect(m.list()).rejects.toThrow(/registry\.json cannot be read .*move it away to start over/);
+    await expect(m.importLocal({ modelPath: fx.pair.model, mmprojPath: fx.pair.mmproj, mode: 'symlink' })).rejects.toThrow(/cannot be read/);
+    expect(readFileSync(path.join(m.registry.modelsDir, 'registry.json'), 'utf8')).toBe('{"version":1,"models":[');
   });
 
   it('a file removed after install shows as missing, and a broken file as invalid', async () => {
