@@ -241,14 +241,23 @@ export class ChatState {
     const attachments = this.pending.filter((p) => p.id).map((p) => ({ id: p.id!, name: p.name }));
     const text = this.draft.trim();
     const last = this.view?.messages.at(-1);
-    this.run('messages.send', {
-      ...(this.view ? { conversationId: this.view.conversation.id, parentId: last?.id ?? null } : {}),
-      text,
-      attachments,
-    });
+    const draft = this.draft;
+    const pending = this.pending;
     this.draft = '';
-    for (const p of this.pending) URL.revokeObjectURL(p.url);
     this.pending = [];
+    this.run(
+      'messages.send',
+      { ...(this.view ? { conversationId: this.view.conversation.id, parentId: last?.id ?? null } : {}), text, attachments },
+      (saved) => {
+        if (saved) {
+          for (const p of pending) URL.revokeObjectURL(p.url);
+        } else if (this.draft === '' && this.pending.length === 0) {
+          // Refused before the question was saved: give the text and images back.
+          this.draft = draft;
+          this.pending = pending;
+        }
+      },
+    );
   }
 
   regenerate(message: MessageView): void {
@@ -343,13 +352,18 @@ export class ChatState {
 
   // --- streaming ----------------------------------------------------------------------------
 
-  private run(name: StreamName, input: Record<string, unknown>): void {
+  /** `after(saved)`: saved is whether the backend wrote a user message for this request. */
+  private run(name: StreamName, input: Record<string, unknown>, after?: (saved: boolean) => void): void {
+    let saved = false;
     this.error = null;
     this.notice = null;
     this.generating = true;
     this.phase = 'queued';
     this.focusMessageId = null;
-    const handle = this.client.stream(name as 'messages.send', input as never, (event) => this.onEvent(event));
+    const handle = this.client.stream(name as 'messages.send', input as never, (event) => {
+      if (event.type === 'message' && event.message.role === 'user') saved = true;
+      this.onEvent(event);
+    });
     this.#stream = handle;
     void handle.done.then(async (result) => {
       this.flushDelta();
@@ -359,6 +373,7 @@ export class ChatState {
       this.phase = null;
       this.streamingId = null;
       if (!result.ok && result.error.code !== 'CANCELLED') this.error = result.error.message;
+      after?.(saved);
       // The server's view is the truth (version lists, final status).
       const id = this.currentId;
       if (id) {
