@@ -119,6 +119,29 @@ function emit(id: number, event: WorkerEvent): void {
   send({ type: 'event', id, event });
 }
 
+const BUSY = /Another completion is in progress/;
+type CompletionOptions = Parameters<Context['completion']>[0];
+type TokenCallback = NonNullable<Parameters<Context['completion']>[1]>;
+
+/**
+ * The binding clears its "busy" mark only after the native worker started, so a completion that
+ * finishes very fast can leave the context refusing the next call. Wait a moment and retry; if it
+ * is still stuck, a fresh context recovers (the KV cache is lost, nothing else).
+ */
+async function completeWithRetry(options: CompletionOptions, onToken: TokenCallback, nothingStreamed: () => boolean) {
+  for (let attempt = 0; ; attempt++) {
+    if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
+    try {
+      return await ctx.completion(options, onToken);
+    } catch (err) {
+      const stuck = BUSY.test(err instanceof Error ? err.message : String(err));
+      if (!stuck || attempt >= 2 || !nothingStreamed()) throw err;
+      if (attempt === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      else if (loaded) await load(loaded);
+    }
+  }
+}
+
 async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
   if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
   if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
@@ -134,10 +157,19 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   const coalescer = new TokenCoalescer((text) => emit(id, { kind: 'delta', text }), DELTA_FLUSH_MS);
   const started = performance.now();
   let firstTokenMs: number | null = null;
-  const context = ctx;
+  let streamed = '';
+  let finished = false;
+  const onToken = (text: string): void => {
+    if (firstTokenMs === null) {
+      firstTokenMs = performance.now() - started;
+      emit(id, { kind: 'phase', phase: 'generating' });
+    }
+    streamed += text;
+    coalescer.push(text);
+  };
   activeId = id;
   try {
-    const result = await context.completion(
+    const result = await completeWithRetry(
       {
         prompt: p.prompt,
         media_paths: p.mediaPaths.length > 0 ? p.mediaPaths : undefined,
@@ -149,13 +181,13 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         stop: p.stop.length > 0 ? p.stop : undefined,
       },
       (token) => {
-        if (firstTokenMs === null) {
-          firstTokenMs = performance.now() - started;
-          emit(id, { kind: 'phase', phase: 'generating' });
-        }
-        coalescer.push(token.token);
+        // The binding can deliver token callbacks after completion() resolved; the final text has them.
+        if (!finished) onToken(token.token);
       },
+      () => streamed === '',
     );
+    finished = true;
+    if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
     coalescer.flush();
     // Text and cache both contain the answer now; the next turn's prompt extends this one.
     lastPrompt = p.prompt + result.text;
@@ -175,6 +207,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
       firstTokenMs,
     };
   } catch (err) {
+    finished = true;
     coalescer.flush();
     const message = err instanceof Error ? err.message : String(err);
     await reload(id);
