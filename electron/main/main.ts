@@ -97,7 +97,7 @@ async function start(): Promise<void> {
     if (mainWindow === win) mainWindow = null;
   });
 
-  // Long model loads finishing in the background; downloads and conversions report the same way.
+  // Model downloads and loads that end while the user is elsewhere.
   const notify = createTaskNotifier({
     isSupported: () => Notification.isSupported(),
     show: (n, onClick) => {
@@ -135,8 +135,13 @@ if (claimSingleInstance(app, () => mainWindow)) {
   // Every webContents, this window's and any other, gets the same hardening.
   app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, { openExternal: (url) => void shell.openExternal(url) }));
   app.on('window-all-closed', () => app.quit());
-  app.whenReady().then(start, (err: unknown) => {
-    console.error(err);
-    app.exit(1);
-  });
+  app
+    .whenReady()
+    .then(start)
+    .catch((err: unknown) => {
+      // A start that fails (even the page load) must say why, never leave a hidden window behind.
+      console.error(err);
+      dialog.showErrorBox('FireLLaVA could not start', err instanceof Error ? err.message : String(err));
+      app.exit(1);
+    });
 }

@@ -108,9 +108,14 @@ function rendererIsWhole(p: Packed): boolean {
 /** Other engineers rebuild dist/ in this shared tree; a pack that caught a half-written renderer is redone. */
 async function pack(root: string, target: Os): Promise<Packed> {
   for (let attempt = 1; ; attempt++) {
-    const p = await packOnce(root, target);
-    if (rendererIsWhole(p) || attempt === 3) return p;
-    await new Promise((r) => setTimeout(r, 3000));
+    try {
+      const p = await packOnce(root, target);
+      if (rendererIsWhole(p) || attempt === 3) return p;
+    } catch (err) {
+      // A file that vanished mid-copy (a rebuild replaced it) is worth another try; nothing else.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 5000));
   }
 }
 
