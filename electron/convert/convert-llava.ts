@@ -4,7 +4,8 @@
 // few chunk buffers whatever the model size. Keys and tensor names follow llama.cpp
 // (convert_hf_to_gguf.py, tools/mtmd) and match electron/fixtures/tiny-llava.ts.
 import { mkdir, rm, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { GgmlType, tensorByteSize } from '../gguf/ggml-types';
 import { GgufWriter, kv, type GgufTensorSpec } from '../gguf/gguf-writer';
 import type { GgufKv } from '../gguf/gguf-reader';
@@ -295,8 +296,10 @@ async function freeBytesAt(dir: string): Promise<number | null> {
 
 export async function estimateConversion(from: string, outDir: string, quant: Quant): Promise<DiskEstimate> {
   const plan = await planConversion(from, quant);
-  await mkdir(outDir, { recursive: true });
-  const freeBytes = await freeBytesAt(outDir);
+  // The output folder may not exist yet: ask the nearest folder that does (creates nothing).
+  let probe = resolve(outDir);
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const freeBytes = await freeBytesAt(probe);
   const need = plan.modelBytes + plan.mmprojBytes;
   return { inputBytes: plan.inputBytes, modelBytes: plan.modelBytes, mmprojBytes: plan.mmprojBytes, freeBytes, enoughSpace: freeBytes === null || freeBytes >= need };
 }

@@ -192,6 +192,7 @@ describe('progress, cancel and estimate', () => {
 
   test('disk estimate matches the sizes actually written', async () => {
     const est = await estimateConversion(ckpt, path.join(dir, 'estimate'), 'q4_0');
+    expect(existsSync(path.join(dir, 'estimate'))).toBe(false); // estimating creates nothing
     const r = await convertLlava({ from: ckpt, outDir: path.join(dir, 'estimate'), quant: 'q4_0', sync: false });
     expect(est.modelBytes).toBeGreaterThanOrEqual(r.modelBytes);
     expect(est.modelBytes - r.modelBytes).toBeLessThan(5 * 1024 * 1024);
