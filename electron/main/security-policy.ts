@@ -61,3 +61,11 @@ export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['clipboard-sani
 export function isPermissionAllowed(permission: string, requestingUrl: string | null | undefined): boolean {
   return ALLOWED_PERMISSIONS.has(permission) && isAppUrl(requestingUrl);
 }
+
+/**
+ * Downloads the renderer may start: only files it built itself (chat exports as blob: URLs of our
+ * own origin). Electron then asks the user where to save. Nothing is fetched from the network.
+ */
+export function isAllowedDownload(url: unknown): boolean {
+  return typeof url === 'string' && url.startsWith(`blob:${APP_ORIGIN}/`) && isAppUrl(url.slice('blob:'.length));
+}

@@ -1,7 +1,7 @@
 // The one hardening function, applied to every webContents the app creates (main.ts calls it from
 // 'web-contents-created'). Structural types: Electron's objects fit (tests/shell/electron-shell-compat.types.ts)
 // and tests drive fakes.
-import { decideNavigation, decideWindowOpen, isPermissionAllowed } from './security-policy';
+import { decideNavigation, decideWindowOpen, isAllowedDownload, isPermissionAllowed } from './security-policy';
 
 interface PreventableEvent {
   preventDefault(): void;
@@ -21,7 +21,7 @@ export interface SessionLike {
   ): void;
   setPermissionCheckHandler(handler: (webContents: unknown, permission: any, requestingOrigin: string) => boolean): void;
   setDevicePermissionHandler(handler: (details: unknown) => boolean): void;
-  on(event: 'will-download', listener: (event: PreventableEvent) => void): unknown;
+  on(event: 'will-download', listener: (event: PreventableEvent, item: { getURL(): string }) => void): unknown;
 }
 
 export interface HardeningDeps {
@@ -46,7 +46,7 @@ export function hardenWebContents(contents: WebContentsLike, deps: HardeningDeps
   });
 }
 
-/** Once per session: deny every permission except the allowlist, no devices, no downloads. */
+/** Once per session: deny every permission except the allowlist, no devices, only our own exports. */
 export function hardenSession(session: SessionLike): void {
   session.setPermissionRequestHandler((_wc, permission, callback, details) => {
     callback(isPermissionAllowed(String(permission), details?.requestingUrl));
@@ -54,6 +54,9 @@ export function hardenSession(session: SessionLike): void {
   // Origins, not URLs, here: 'app://renderer' is what Chromium passes for our pages.
   session.setPermissionCheckHandler((_wc, permission, origin) => isPermissionAllowed(String(permission), origin) || false);
   session.setDevicePermissionHandler(() => false);
-  // The renderer never downloads; model downloads run in the backend.
-  session.on('will-download', (event) => event.preventDefault());
+  // Chat exports (blob: URLs the page made) may be saved; nothing else. Model downloads run in
+  // the backend, not through Chromium.
+  session.on('will-download', (event, item) => {
+    if (!isAllowedDownload(item.getURL())) event.preventDefault();
+  });
 }

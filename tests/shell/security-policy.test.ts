@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { electronContentSecurityPolicy } from '../../electron/main/app-protocol';
-import { decideNavigation, decideWindowOpen, isAppUrl, isPermissionAllowed, validateExternalUrl } from '../../electron/main/security-policy';
+import { decideNavigation, decideWindowOpen, isAllowedDownload, isAppUrl, isPermissionAllowed, validateExternalUrl } from '../../electron/main/security-policy';
 import { hardenSession, hardenWebContents, type SessionLike, type WebContentsLike } from '../../electron/main/window-hardening';
 import { createMainWindowOptions, secureWebPreferences } from '../../electron/main/window-options';
 
@@ -35,6 +35,13 @@ describe('URL policy', () => {
       expect(isPermissionAllowed(p, 'app://renderer/index.html'), p).toBe(false);
     }
     expect(isPermissionAllowed('clipboard-sanitized-write', undefined)).toBe(false);
+  });
+
+  it('lets the page save only files it made itself (chat exports as blob: URLs of our origin)', () => {
+    expect(isAllowedDownload('blob:app://renderer/6f1c2b0e-1a2b-4c3d-9e8f-0a1b2c3d4e5f')).toBe(true);
+    for (const url of ['https://evil.example/payload.exe', 'blob:https://evil.example/6f1c', 'blob:app://renderer.evil/6f1c', 'data:application/octet-stream,MZ', 'file:///etc/passwd', 'app://renderer/index.html', null]) {
+      expect(isAllowedDownload(url), String(url)).toBe(false);
+    }
   });
 });
 
@@ -81,16 +88,16 @@ describe('hardenWebContents', () => {
 });
 
 describe('hardenSession', () => {
-  it('answers permission requests and checks from the allowlist, denies devices and downloads', () => {
+  it('answers permission requests and checks from the allowlist, denies devices and foreign downloads', () => {
     let request: Parameters<SessionLike['setPermissionRequestHandler']>[0] | null = null;
     let check: Parameters<SessionLike['setPermissionCheckHandler']>[0] | null = null;
     let device: ((d: unknown) => boolean) | null = null;
-    let download: ((e: { preventDefault(): void }) => void) | null = null;
+    let download: ((e: { preventDefault(): void }, item: { getURL(): string }) => void) | null = null;
     hardenSession({
       setPermissionRequestHandler: (h) => void (request = h),
       setPermissionCheckHandler: (h) => void (check = h),
       setDevicePermissionHandler: (h) => void (device = h),
-      on: (_e: 'will-download', l: (e: { preventDefault(): void }) => void) => void (download = l),
+      on: (_e: 'will-download', l: (e: { preventDefault(): void }, item: { getURL(): string }) => void) => void (download = l),
     });
     const ask = (permission: string, requestingUrl: string) => {
       let granted: boolean | null = null;
@@ -103,9 +110,13 @@ describe('hardenSession', () => {
     expect(check!({}, 'clipboard-sanitized-write', 'app://renderer')).toBe(true);
     expect(check!({}, 'geolocation', 'app://renderer')).toBe(false);
     expect(device!({})).toBe(false);
-    let prevented = false;
-    download!({ preventDefault: () => (prevented = true) });
-    expect(prevented).toBe(true);
+    const blocked = (url: string) => {
+      let prevented = false;
+      download!({ preventDefault: () => (prevented = true) }, { getURL: () => url });
+      return prevented;
+    };
+    expect(blocked('https://evil.example/payload.exe')).toBe(true);
+    expect(blocked('blob:app://renderer/6f1c2b0e-1a2b-4c3d-9e8f-0a1b2c3d4e5f')).toBe(false);
   });
 });
 
