@@ -294,27 +294,18 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       if (s.kind === 'chat') write(chunk(s, { delta: { role: 'assistant', content: '' }, finish_reason: null }));
     };
     const began = performance.now();
-    let streamed = '';
     const sendDelta = (text: string): void => {
       start();
-      streamed += text;
       write(chunk(s, s.kind === 'chat' ? { delta: { content: text }, finish_reason: null } : { text, finish_reason: null }));
     };
-    const attempt = (): Promise<GenerateEvent & { type: 'done' | 'error' }> =>
-      engine.generate(
-        request,
-        (event) => {
-          if (s.stream && event.type === 'delta' && event.text !== '') sendDelta(event.text);
-        },
-        controller.signal,
-      );
-    let terminal = await attempt();
-    // @fugood/llama.node 1.7.15 races when a completion finishes before completion() returns
-    // (tiny or fully cached prompts): the next call fails with this message and the worker
-    // reloads the context. Nothing was generated, so one retry on the fresh context is safe.
-    if (terminal.type === 'error' && streamed === '' && !controller.signal.aborted && /another completion is in progress/i.test(terminal.error.message)) {
-      terminal = await attempt();
-    }
+    // The engine worker absorbs the binding's races (late token callbacks, a context left busy).
+    const terminal = await engine.generate(
+      request,
+      (event) => {
+        if (s.stream && event.type === 'delta' && event.text !== '') sendDelta(event.text);
+      },
+      controller.signal,
+    );
     avgRequestMs = 0.8 * avgRequestMs + 0.2 * (performance.now() - began);
     if (controller.signal.aborted || res.destroyed) return;
 
@@ -328,9 +319,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const finish = openAiFinish(terminal.finishReason);
     const usage = usageOf(terminal);
     if (s.stream) {
-      // The binding may deliver its last token callbacks after the completion resolved (they are
-      // then dropped); the final text is complete, so the stream ends with what it missed.
-      if (terminal.text.length > streamed.length && terminal.text.startsWith(streamed)) sendDelta(terminal.text.slice(streamed.length));
       start();
       write(chunk(s, s.kind === 'chat' ? { delta: {}, finish_reason: finish } : { text: '', finish_reason: finish }));
       if (s.includeUsage) write(chunk(s, null, usage));
