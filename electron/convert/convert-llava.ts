@@ -13,7 +13,7 @@ import { validateModelPair } from '../engine/model-validator';
 import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-checkpoint';
 import { createEncodePool, encodeTask, type EncodePool } from './encode-pool';
 import { permuteRotaryRows } from './permute';
-import { CheckpointError, TensorReader, openCheckpoint, type CheckpointTensor } from './safetensors';
+import { CheckpointError, TensorReader, openCheckpoint, requireTensor, type CheckpointTensor } from './safetensors';
 
 export { permuteRotaryRows };
 
@@ -109,8 +109,7 @@ function planText(m: LlavaCheckpoint, quant: Quant): TensorJob[] {
   const kvDim = hd * h.kvHeads;
   const jobs: TensorJob[] = [];
   const add = (name: string, srcName: string, shape: number[], permuteHeads?: number): void => {
-    const src = c.tensors.get(srcName);
-    if (!src) throw new CheckpointError(`tensor ${srcName} is missing from the checkpoint`, 'MISSING_TENSOR');
+    const src = requireTensor(c, srcName);
     expectShape(src, shape);
     const dims = ggufDims(shape);
     jobs.push({ name, dims, type: textType(quant, name, dims), src, ...(permuteHeads ? { permuteHeads } : {}) });
@@ -145,8 +144,7 @@ function planMmproj(m: LlavaCheckpoint, matrixType: number = GgmlType.F16): Tens
   const nPos = (v.imageSize / v.patchSize) ** 2 + 1;
   const jobs: TensorJob[] = [];
   const add = (name: string, srcName: string, shape: number[]): void => {
-    const src = c.tensors.get(srcName);
-    if (!src) throw new CheckpointError(`tensor ${srcName} is missing from the checkpoint`, 'MISSING_TENSOR');
+    const src = requireTensor(c, srcName);
     expectShape(src, shape);
     const dims = ggufDims(shape);
     jobs.push({ name, dims, type: dims.length >= 2 ? matrixType : GgmlType.F32, src });

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, type Checkpoint, type CheckpointTensor } from './safetensors';
+import { CheckpointError, requireTensor, type Checkpoint, type CheckpointTensor } from './safetensors';
 import { PieceType, ProtobufError, parseSentencePieceModel } from './sentencepiece';
 
 export interface TextHparams {
@@ -114,11 +114,7 @@ function detectLayout(c: Checkpoint): Layout {
   throw new CheckpointError('no language_model embed_tokens tensor: not a LLaVA checkpoint', 'NOT_LLAVA');
 }
 
-function tensor(c: Checkpoint, name: string): CheckpointTensor {
-  const t = c.tensors.get(name);
-  if (!t) throw new CheckpointError(`tensor ${name} is missing from the checkpoint`, 'MISSING_TENSOR');
-  return t;
-}
+const tensor = requireTensor;
 
 export async function readVocab(dir: string, rows: number): Promise<Vocab> {
   const spmPath = join(dir, 'tokenizer.model');

@@ -34,8 +34,17 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
+/** Byte sizes of the other safetensors dtypes, for bounds checks of tensors we never convert. */
+const OTHER_DTYPE_BYTES: Record<string, number> = { F64: 8, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1 };
+
+export interface SafetensorsHeader {
+  tensors: CheckpointTensor[];
+  /** Tensors in another dtype (e.g. int64 position_ids buffers of older CLIP checkpoints): name -> dtype. */
+  other: Map<string, string>;
+}
+
 /** Parses one safetensors header; checks every tensor lies inside the file. */
-export async function readSafetensorsHeader(file: string): Promise<CheckpointTensor[]> {
+export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
   let fh: FileHandle;
   try {
     fh = await open(file, 'r');
@@ -62,23 +71,25 @@ export async function readSafetensorsHeader(file: string): Promise<CheckpointTen
     }
     const dataStart = 8 + headerLen;
     const out: CheckpointTensor[] = [];
+    const other = new Map<string, string>();
     for (const [name, raw] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
-        throw new CheckpointError(`${name} in ${basename(file)} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`, 'BAD_FILE');
-      }
+      if (typeof t.dtype !== 'string') throw bad(`${name} has no dtype`);
+      const isFloat = t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16';
       const shape = t.shape;
       const offs = t.data_offsets;
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`${name} has a bad shape`);
       if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`${name} has bad data_offsets`);
       const [begin, end] = offs as [number, number];
       const n = (shape as number[]).reduce((a, b) => a * b, 1);
-      if (end - begin !== n * DTYPE_BYTES[t.dtype]) throw bad(`${name}: data_offsets do not match its shape`);
-      if (dataStart + end > size) throw bad(`${name} ends after the end of the file (truncated download?)`);
-      out.push({ name, file, dtype: t.dtype, shape: shape as number[], offset: dataStart + begin, byteSize: end - begin });
+      const eb = isFloat ? DTYPE_BYTES[t.dtype as SafetensorsDtype] : OTHER_DTYPE_BYTES[t.dtype];
+      if (eb !== undefined && end - begin !== n * eb) throw bad(`${name}: data_offsets do not match its shape`);
+      if (end < begin || dataStart + end > size) throw bad(`${name} ends after the end of the file (truncated download?)`);
+      if (isFloat) out.push({ name, file, dtype: t.dtype as SafetensorsDtype, shape: shape as number[], offset: dataStart + begin, byteSize: end - begin });
+      else other.set(name, t.dtype);
     }
-    return out;
+    return { tensors: out, other };
   } finally {
     await fh.close();
   }
@@ -89,6 +100,17 @@ export interface Checkpoint {
   tensors: Map<string, CheckpointTensor>;
   /** Every data file, with its size. */
   files: { path: string; bytes: number }[];
+  /** Tensors that are not F32/F16/BF16 (never needed by the converter): name -> dtype. */
+  other: Map<string, string>;
+}
+
+/** The float tensor `name`, or a clear error when it is absent or stored in another dtype. */
+export function requireTensor(c: Checkpoint, name: string): CheckpointTensor {
+  const t = c.tensors.get(name);
+  if (t) return t;
+  const dtype = c.other.get(name);
+  if (dtype) throw new CheckpointError(`tensor ${name} is stored as ${dtype}; only F32, F16 and BF16 weights can be converted`, 'BAD_FILE');
+  throw new CheckpointError(`tensor ${name} is missing from the checkpoint`, 'MISSING_TENSOR');
 }
 
 /** Reads the index (or the single file) and every shard header. */
@@ -116,19 +138,21 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     throw new CheckpointError(`missing shard${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (download incomplete?)`, 'MISSING_SHARD');
   }
   const tensors = new Map<string, CheckpointTensor>();
+  const other = new Map<string, string>();
   const files: Checkpoint['files'] = [];
   for (const s of shardNames) {
     const path = join(dir, s);
     files.push({ path, bytes: (await stat(path)).size });
-    for (const t of await readSafetensorsHeader(path)) tensors.set(t.name, t);
+    const h = await readSafetensorsHeader(path);
+    for (const t of h.tensors) tensors.set(t.name, t);
+    for (const [n, d] of h.other) other.set(n, d);
   }
   if (weightMap) {
     for (const [name, shard] of Object.entries(weightMap)) {
-      const t = tensors.get(name);
-      if (!t) throw new CheckpointError(`${INDEX_FILE} lists ${name} in ${shard}, but that shard does not contain it`, 'MISSING_TENSOR');
+      if (!tensors.has(name) && !other.has(name)) throw new CheckpointError(`${INDEX_FILE} lists ${name} in ${shard}, but that shard does not contain it`, 'MISSING_TENSOR');
     }
   }
-  return { dir, tensors, files };
+  return { dir, tensors, files, other };
 }
 
 /** Decodes raw little-endian F32/F16/BF16 bytes into `out`. */

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertLlava, estimateConversion, permuteRotaryRows, type ConvertProgress } from '../../electron/convert/convert-llava';
-import { CheckpointError } from '../../electron/convert/safetensors';
+import { CheckpointError, openCheckpoint, requireTensor } from '../../electron/convert/safetensors';
 import { PieceType, encodeSentencePieceModel, parseSentencePieceModel } from '../../electron/convert/sentencepiece';
 import { ADDED_TOKENS, TINY_HF_TEXT, writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { GgmlType } from '../../electron/gguf/ggml-types';
@@ -260,6 +260,13 @@ describe('clear refusals', () => {
     await expectRefusal(c, 'NOT_LLAVA', /vision_feature_select_strategy "full"/);
     await writeFile(cfgPath, JSON.stringify({ ...base, architectures: ['LlavaNextForConditionalGeneration'] }));
     await expectRefusal(c, 'NOT_LLAVA', /LLaVA-NeXT/);
+  });
+
+  test('non-float tensors (int64 position_ids of older CLIP checkpoints) are skipped, or named if needed', async () => {
+    const ck = await openCheckpoint(ckpt);
+    expect(ck.other.get('vision_tower.vision_model.embeddings.position_ids')).toBe('I64');
+    expect(() => requireTensor(ck, 'vision_tower.vision_model.embeddings.position_ids')).toThrow(/stored as I64; only F32, F16 and BF16/);
+    expect(() => requireTensor(ck, 'no.such.tensor')).toThrow(/missing from the checkpoint/);
   });
 
   test('an unknown quantization is refused', async () => {
