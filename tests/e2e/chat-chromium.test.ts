@@ -1,6 +1,6 @@
 // The chat experience in Debian Chromium against `firellava serve` (generated model): paste images
 // both ways, send, stream, stop, regenerate, edit, reload, search, delete and undo.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -275,6 +275,31 @@ describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
     await page.getByLabel('Message', { exact: true }).fill('');
     await page.getByRole('button', { name: 'Remove keep.png' }).click();
     await page.getByRole('button', { name: 'Dismiss error' }).click();
+  });
+
+  it('shows HTML written by the model as text and never runs it', async () => {
+    const evil = 'Here: <img src=x onerror="window.__xss = 1"> <script>window.__xss = 2</script> [link](javascript:window.__xss=3) **bold**';
+    const doc = {
+      format: 'firellava-conversation',
+      version: 1,
+      conversation: { title: 'Hostile output', system: '', params: {}, createdAt: 1, activeKey: 2 },
+      messages: [
+        { key: 1, parentKey: null, role: 'user', text: 'hi <b>there</b>', status: 'complete', error: null, createdAt: 1, attachments: [] },
+        { key: 2, parentKey: 1, role: 'assistant', text: evil, status: 'complete', error: null, createdAt: 2, attachments: [] },
+      ],
+      images: {},
+    };
+    const file = path.join(tmp, 'hostile.json');
+    writeFileSync(file, JSON.stringify(doc));
+    await page.getByLabel('Conversation file to import').setInputFiles(file);
+    const answer = page.locator('article.assistant .markdown');
+    await expect.poll(() => answer.textContent()).toContain('<img src=x onerror="window.__xss = 1">');
+    expect(await answer.textContent()).toContain('<script>window.__xss = 2</script>');
+    expect(await answer.locator('img, script, a').count()).toBe(0);
+    expect(await answer.locator('strong').textContent()).toBe('bold');
+    expect(await users().last().locator('.plain').textContent()).toBe('hi <b>there</b>');
+    await page.waitForTimeout(200);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
   });
 
   it('follows the OS colour scheme', async () => {
