@@ -32,6 +32,8 @@ declare module '@fugood/llama.node' {
     seed?: number;
     stop?: string[];
     ignore_eos?: boolean;
+    xtc_probability?: number;
+    dry_multiplier?: number;
   }
 
   export interface LlamaCompletionToken {

@@ -179,6 +179,10 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         top_p: p.topP,
         seed: p.seed,
         stop: p.stop.length > 0 ? p.stop : undefined,
+        // The binding enables XTC by default, which sometimes drops the likeliest tokens; LLaVA
+        // was tuned for plain temperature / top-k / top-p sampling.
+        xtc_probability: 0,
+        dry_multiplier: 0,
       },
       (token) => {
         // The binding can deliver token callbacks after completion() resolved; the final text has them.
