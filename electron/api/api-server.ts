@@ -1,7 +1,7 @@
 // The API on a port of its own: the desktop app's "local API server" toggle. `firellava serve`
 // mounts the same handler under /v1 of its web server instead.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../server/http-io';
 import { createOpenAiApi, type OpenAiApiOptions } from './openai-api';
 
 export interface RunningApiServer {
@@ -17,19 +17,11 @@ export const isLoopbackHost = (host: string): boolean => host === '127.0.0.1' ||
 export async function startApiServer(host: string, port: number, options: OpenAiApiOptions): Promise<RunningApiServer> {
   const handler = createOpenAiApi({ ...options, allowedHosts: [...(options.allowedHosts ?? []), host] });
   const server = createServer((req, res) => void handler(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const actual = (server.address() as AddressInfo).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const { port: actual, origin } = await listen(server, host, port);
   return {
     server,
     port: actual,
-    baseUrl: `http://${shown.includes(':') ? `[${shown}]` : shown}:${actual}/v1`,
+    baseUrl: `${origin}/v1`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

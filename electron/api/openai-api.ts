@@ -8,6 +8,7 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
 import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS } from '../server/auth';
+import { BodyTooLarge, readBody } from '../server/http-io';
 import type { GenerationParams } from '../shared/contract';
 import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
 import { ApiError, badRequest, fromAppError } from './api-errors';
@@ -54,7 +55,6 @@ export const isApiPath = (pathname: string): boolean => pathname === API_PREFIX 
 const newId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-class BodyTooLarge extends Error {}
 
 interface Usage {
   prompt_tokens: number;
@@ -92,32 +92,14 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
   const sendError = (res: ServerResponse, error: ApiError): void => sendJson(res, error.status, error.body(), error.headers);
 
-  const readJson = (req: IncomingMessage): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > maxBody) return reject(new BodyTooLarge());
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size > maxBody) {
-          req.off('data', onData);
-          reject(new BodyTooLarge());
-          return;
-        }
-        chunks.push(chunk);
-      };
-      req.on('data', onData);
-      req.on('error', reject);
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve(JSON.parse(text));
-        } catch (err) {
-          reject(badRequest(`We could not parse the JSON body of your request: ${(err as Error).message}`, null, 'invalid_json'));
-        }
-      });
-    });
+  const readJson = async (req: IncomingMessage): Promise<unknown> => {
+    const text = await readBody(req, maxBody);
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw badRequest(`We could not parse the JSON body of your request: ${(err as Error).message}`, null, 'invalid_json');
+    }
+  };
 
   const refuseTooLarge = (req: IncomingMessage, res: ServerResponse): void => {
     const mb = Math.round(maxBody / 1024 / 1024);

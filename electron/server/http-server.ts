@@ -2,11 +2,11 @@
 // (Server-Sent Events), plus the static renderer. Everything behind the key and the Host check.
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import type { AppError, ErrorCode, Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
+import { BodyTooLarge, listen, readBody } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
 /** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
@@ -48,7 +48,6 @@ const BASE_HEADERS = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
 } as const;
 
-class BodyTooLarge extends Error {}
 
 export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { dispatcher, apiKey, staticDir } = options;
@@ -68,26 +67,6 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...extra });
     res.end(text);
   };
-
-  const readBody = (req: IncomingMessage): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > maxBody) return reject(new BodyTooLarge());
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size > maxBody) {
-          req.off('data', onData);
-          reject(new BodyTooLarge());
-          return;
-        }
-        chunks.push(chunk);
-      };
-      req.on('data', onData);
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      req.on('error', reject);
-    });
 
   const refuseTooLarge = (req: IncomingMessage, res: ServerResponse): void => {
     sendError(
@@ -116,7 +95,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
 
     let input: unknown;
     try {
-      const text = await readBody(req);
+      const text = await readBody(req, maxBody);
       input = text.trim() === '' ? {} : decodeWire(text);
     } catch (err) {
       if (err instanceof BodyTooLarge) return refuseTooLarge(req, res);
@@ -227,16 +206,7 @@ export interface RunningServer {
 export async function startHttpServer(host: string, port: number, options: HttpHandlerOptions): Promise<RunningServer> {
   const allowedHosts = [...(options.allowedHosts ?? []), host];
   const server = createServer(createHttpHandler({ ...options, allowedHosts }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const actual = (server.address() as AddressInfo).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const origin = `http://${shown.includes(':') ? `[${shown}]` : shown}:${actual}`;
+  const { port: actual, origin } = await listen(server, host, port);
   return {
     server,
     port: actual,
