@@ -10,6 +10,7 @@ import { createAttachmentStore } from '../electron/attachments/attachment-store'
 import { createLocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
 import type { LlavaPairPaths } from '../electron/fixtures/tiny-llava';
+import { SAMPLER_OVERRIDES } from '../electron/engine/worker-protocol';
 
 export interface ApiBenchOptions {
   label: string;
@@ -81,7 +82,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<string> {
       const p = formatFireLlavaPrompt(system, [{ role: 'user', text: QUESTION, images: [{ id: stored.id, path: storedPath }] }]);
       const start = performance.now();
       let first = 0;
-      const r = await ctx.completion({ prompt: p.prompt, media_paths: p.mediaPaths, n_predict: maxTokens, temperature: 0, top_k: 1, top_p: 1, seed: 7 }, () => {
+      const r = await ctx.completion({ prompt: p.prompt, media_paths: p.mediaPaths, n_predict: maxTokens, temperature: 0, top_k: 1, top_p: 1, seed: 7, ...SAMPLER_OVERRIDES }, () => {
         if (!first) first = performance.now();
       });
       const end = performance.now();

@@ -22,6 +22,7 @@ import type { ChatTurn } from '../electron/shared/contract';
 import type { ContractClient } from '../electron/shared/client';
 import type { GenerateEvent } from '../electron/shared/types';
 import { createHttpClient } from '../electron/transport/http-client';
+import { SAMPLER_OVERRIDES } from '../electron/engine/worker-protocol';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const THREADS = Number(process.env.BENCH_THREADS ?? 0);
@@ -65,12 +66,14 @@ class Direct {
     const start = performance.now();
     let first = 0;
     const result = await this.ctx.completion(
-      { prompt: f.prompt, media_paths: f.mediaPaths.length ? f.mediaPaths : undefined, n_predict: maxTokens, temperature: 0, top_k: 1, top_p: 1, seed: 7 },
+      { prompt: f.prompt, media_paths: f.mediaPaths.length ? f.mediaPaths : undefined, n_predict: maxTokens, temperature: 0, top_k: 1, top_p: 1, seed: 7, ...SAMPLER_OVERRIDES },
       () => {
         if (!first) first = performance.now();
       },
     );
     const end = performance.now();
+    // The binding may deliver a last token callback after completion() resolved.
+    if (!first) first = end;
     return {
       ttftMs: first - start,
       tokens: result.tokens_predicted,
@@ -128,6 +131,7 @@ class Pipeline {
     );
     const finished = await handle.done;
     const end = performance.now();
+    if (!first) first = end; // an empty answer streams no text
     if (!finished.ok) throw new Error(finished.error.message);
     if (failure || !done) throw new Error(failure ?? 'no done event');
     const d = done as GenerateEvent & { type: 'done' };
@@ -199,7 +203,7 @@ async function runScenario(s: Scenario, cpuOnly: boolean): Promise<Row> {
     if (r >= 0) {
       d.push(a);
       p.push(b);
-      textOnly.push((await direct.run(`Text round ${r}.`, [{ role: 'user', text: QUESTION, attachmentIds: [] }], null, 1)).ttftMs);
+      textOnly.push((await direct.run(`Text round ${r}.`, [{ role: 'user', text: QUESTION, attachmentIds: [] }], null, 2)).ttftMs);
     }
   }
 
@@ -321,7 +325,7 @@ async function main(): Promise<void> {
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
   if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
-  console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
+  if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }
 

@@ -5,6 +5,7 @@ import { MEDIA_MARKER } from './prompt-format';
 import { TokenCoalescer } from './token-coalescer';
 import {
   DELTA_FLUSH_MS,
+  SAMPLER_OVERRIDES,
   type CompleteParams,
   type CompleteResult,
   type HostToWorker,
@@ -179,10 +180,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         top_p: p.topP,
         seed: p.seed,
         stop: p.stop.length > 0 ? p.stop : undefined,
-        // The binding enables XTC by default, which sometimes drops the likeliest tokens; LLaVA
-        // was tuned for plain temperature / top-k / top-p sampling.
-        xtc_probability: 0,
-        dry_multiplier: 0,
+        ...SAMPLER_OVERRIDES,
       },
       (token) => {
         // The binding can deliver token callbacks after completion() resolved; the final text has them.

@@ -81,3 +81,10 @@ export type WorkerToHost =
 
 /** Deltas leave the worker at most this often (the first one at once): IPC per token falls behind at 1,000+ tok/s. */
 export const DELTA_FLUSH_MS = 16;
+
+/**
+ * Sampler settings the worker always passes. The binding enables XTC by default, which sometimes
+ * drops the likeliest tokens, and DRY, which costs time per token; LLaVA was tuned for plain
+ * temperature / top-k / top-p sampling. Benchmarks pass the same to the raw binding.
+ */
+export const SAMPLER_OVERRIDES = { xtc_probability: 0, dry_multiplier: 0 } as const;
