@@ -11,7 +11,7 @@ const common = {
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   // Native and Electron modules are resolved at run time, never bundled.
-  external: ['electron', '@fugood/llama.node', 'better-sqlite3', 'node-llama-cpp', 'sharp'],
+  external: ['electron', '@fugood/llama.node', 'better-sqlite3', 'node-llama-cpp', 'sharp', 'electron-updater'],
 };
 
 const bundles = {

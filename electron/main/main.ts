@@ -20,6 +20,7 @@ import { spawnUtilityWorker } from './utility-worker';
 import { hardenSession, hardenWebContents } from './window-hardening';
 import { createMainWindowOptions } from './window-options';
 import { readWindowState, restoreWindowState, trackWindowState, writeWindowState } from './window-state';
+import { checkForUpdatesInBackground } from './auto-update';
 
 const DIST = path.resolve(__dirname, '..');
 
@@ -120,6 +121,12 @@ async function start(): Promise<void> {
   });
 
   await win.loadURL(APP_ENTRY_URL);
+
+  void checkForUpdatesInBackground(
+    { isPackaged: app.isPackaged, resourcesPath: process.resourcesPath, env: process.env },
+    async () => (await import('electron-updater')).autoUpdater,
+    (message) => console.warn(message),
+  );
 
   const model = flag('model') ?? process.env.FIRELLAVA_MODEL;
   const mmproj = flag('mmproj') ?? process.env.FIRELLAVA_MMPROJ ?? null;
