@@ -14,6 +14,7 @@ import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-
 import { createEncodePool, encodeTask, type EncodePool } from './encode-pool';
 import { permuteRotaryRows } from './permute';
 import { CheckpointError, TensorReader, openCheckpoint, requireTensor, type CheckpointTensor } from './safetensors';
+import { llamaMetadata } from '../gguf/llama-metadata';
 
 export { permuteRotaryRows };
 
@@ -185,30 +186,24 @@ function planMmproj(m: LlavaCheckpoint, matrixType: number = GgmlType.F16): Tens
 
 function textMetadata(m: LlavaCheckpoint, quant: Quant): GgufKv[] {
   const { text: h, vocab } = m;
-  const a = 'llama';
   const out: GgufKv[] = [
-    kv.str('general.architecture', a),
-    kv.str('general.name', m.name),
-    kv.u32('general.file_type', FILE_TYPE[quant]),
-    kv.u32(`${a}.vocab_size`, h.vocab),
-    kv.u32(`${a}.context_length`, h.ctx),
-    kv.u32(`${a}.embedding_length`, h.hidden),
-    kv.u32(`${a}.block_count`, h.layers),
-    kv.u32(`${a}.feed_forward_length`, h.ff),
-    kv.u32(`${a}.rope.dimension_count`, h.hidden / h.heads),
-    kv.u32(`${a}.attention.head_count`, h.heads),
-    kv.u32(`${a}.attention.head_count_kv`, h.kvHeads),
-    kv.f32(`${a}.attention.layer_norm_rms_epsilon`, h.eps),
-    kv.f32(`${a}.rope.freq_base`, h.ropeTheta),
-    kv.str('tokenizer.ggml.model', 'llama'),
-    kv.strs('tokenizer.ggml.tokens', vocab.tokens),
-    kv.f32s('tokenizer.ggml.scores', vocab.scores),
-    kv.i32s('tokenizer.ggml.token_type', vocab.types),
-    kv.u32('tokenizer.ggml.unknown_token_id', vocab.unkId),
-    kv.u32('tokenizer.ggml.bos_token_id', vocab.bosId),
-    kv.u32('tokenizer.ggml.eos_token_id', vocab.eosId),
-    kv.bool('tokenizer.ggml.add_bos_token', vocab.addBos),
-    kv.bool('tokenizer.ggml.add_eos_token', vocab.addEos),
+    ...llamaMetadata(
+      {
+        architecture: 'llama',
+        name: m.name,
+        fileType: FILE_TYPE[quant],
+        nVocab: h.vocab,
+        nCtx: h.ctx,
+        nEmbd: h.hidden,
+        nLayer: h.layers,
+        nFf: h.ff,
+        nHead: h.heads,
+        nHeadKv: h.kvHeads,
+        rmsEps: h.eps,
+        ropeFreqBase: h.ropeTheta,
+      },
+      vocab,
+    ),
     kv.str('tokenizer.chat_template', FIRELLAVA_CHAT_TEMPLATE),
   ];
   if (vocab.padId !== null) out.push(kv.u32('tokenizer.ggml.padding_token_id', vocab.padId));
