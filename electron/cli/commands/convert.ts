@@ -3,10 +3,10 @@
 // thread, with progress on stderr and the resulting paths on stdout. Ctrl+C cancels cleanly.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { QUANTS, estimateConversion, type ConvertProgress, type Quant } from '../../convert/convert-llava';
 import { startConversion } from '../../convert/convert-runner';
 import { CheckpointError } from '../../convert/safetensors';
+import { parseCommand } from '../parse-command';
 
 const HELP = `Usage: firellava convert --from DIR --out DIR [options]
 
@@ -25,29 +25,20 @@ Options:
 const gb = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        from: { type: 'string' },
-        out: { type: 'string' },
-        quant: { type: 'string', default: 'q4_0' },
-        estimate: { type: 'boolean', default: false },
-        'no-sync': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const cli = parseCommand(
+    argv,
+    {
+      from: { type: 'string' },
+      out: { type: 'string' },
+      quant: { type: 'string', default: 'q4_0' },
+      estimate: { type: 'boolean', default: false },
+      'no-sync': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    HELP,
+  );
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  const { values } = cli;
   if (!values.from || !values.out) {
     console.error(`--from and --out are required\n\n${HELP}`);
     return 2;

@@ -1,7 +1,6 @@
 // `firellava fixtures --out DIR [--big --layers N --type f16]`: writes deterministic test
 // models, broken variants and images. --big uses FireLLaVA-13B's shapes for GPU benchmarks.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FIRELLAVA_HF_TEXT, FIRELLAVA_HF_VISION, writeHfCheckpoint, type HfDtype } from '../../fixtures/hf-checkpoint';
 import { writeTestImages } from '../../fixtures/png';
 import {
@@ -12,6 +11,7 @@ import {
   writeLlavaPair,
   type FixtureTensorType,
 } from '../../fixtures/tiny-llava';
+import { parseCommand } from '../parse-command';
 
 const HELP = `Usage: firellava fixtures --out DIR [options]
 
@@ -38,31 +38,22 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        out: { type: 'string' },
-        type: { type: 'string' },
-        seed: { type: 'string' },
-        big: { type: 'boolean', default: false },
-        layers: { type: 'string' },
-        'vision-layers': { type: 'string' },
-        'hf-checkpoint': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const cli = parseCommand(
+    argv,
+    {
+      out: { type: 'string' },
+      type: { type: 'string' },
+      seed: { type: 'string' },
+      big: { type: 'boolean', default: false },
+      layers: { type: 'string' },
+      'vision-layers': { type: 'string' },
+      'hf-checkpoint': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    HELP,
+  );
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  const { values } = cli;
   if (!values.out) {
     console.error(`--out is required\n\n${HELP}`);
     return 2;

@@ -1,9 +1,9 @@
 // `firellava models`: the installed pairs, their status and which one is active.
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../../models/disk-space';
 import { ModelManager } from '../../models/model-manager';
+import { parseCommand } from '../parse-command';
 
 const USAGE = `Usage: firellava models [--data-dir DIR] [--json]
 
@@ -13,22 +13,13 @@ Lists the installed model pairs, their status (ready, incomplete, invalid, missi
   -h, --help       show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    }));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(
+    argv,
+    { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    USAGE,
+  );
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  const { values } = cli;
   const dataDir = path.resolve(values['data-dir'] ?? path.join(os.homedir(), '.firellava'));
   const models = await new ModelManager({ dataDir }).list();
   if (values.json) {

@@ -3,12 +3,12 @@
 // command again resumes from the bytes on disk.
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../../models/disk-space';
 import { hfTokenFrom, redactToken } from '../../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../../models/model-manager';
 import { pullRequestSchema, type DownloadJob, type PullRequest } from '../../shared/contracts/models';
 import { formatZodError } from '../../shared/dispatcher';
+import { parseCommand } from '../parse-command';
 
 const USAGE = `Usage: firellava pull --data-dir DIR SOURCE [options]
 
@@ -38,37 +38,28 @@ function progressLine(job: DownloadJob): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'data-dir': { type: 'string' },
-        catalog: { type: 'string' },
-        'model-url': { type: 'string' },
-        'mmproj-url': { type: 'string' },
-        hf: { type: 'string' },
-        'model-file': { type: 'string' },
-        'mmproj-file': { type: 'string' },
-        revision: { type: 'string' },
-        'sha256-model': { type: 'string' },
-        'sha256-mmproj': { type: 'string' },
-        name: { type: 'string' },
-        'hf-token': { type: 'string' },
-        'no-progress': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(
+    argv,
+    {
+      'data-dir': { type: 'string' },
+      catalog: { type: 'string' },
+      'model-url': { type: 'string' },
+      'mmproj-url': { type: 'string' },
+      hf: { type: 'string' },
+      'model-file': { type: 'string' },
+      'mmproj-file': { type: 'string' },
+      revision: { type: 'string' },
+      'sha256-model': { type: 'string' },
+      'sha256-mmproj': { type: 'string' },
+      name: { type: 'string' },
+      'hf-token': { type: 'string' },
+      'no-progress': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    USAGE,
+  );
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  const { values } = cli;
   const sources = [values.catalog !== undefined, values['model-url'] !== undefined || values['mmproj-url'] !== undefined, values.hf !== undefined].filter(Boolean).length;
   if (sources !== 1) {
     console.error(`Give exactly one source: --catalog, --model-url with --mmproj-url, or --hf with --model-file and --mmproj-file\n\n${USAGE}`);

@@ -2,7 +2,6 @@
 // line on stdout (the URL with the key) once it accepts requests; everything else goes to stderr.
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import pkg from '../../../package.json';
 import { createOpenAiApi } from '../../api/openai-api';
 import { createAttachmentStore } from '../../attachments/attachment-store';
@@ -10,6 +9,7 @@ import { createBackend } from '../../backend/backend';
 import { createLocalEngine } from '../../engine/engine-host';
 import { generateApiKey } from '../../server/auth';
 import { startHttpServer } from '../../server/http-server';
+import { parseCommand } from '../parse-command';
 
 const USAGE = `Usage: firellava serve [options]
 
@@ -30,36 +30,27 @@ Options:
   -h, --help           show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        mmproj: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '0' },
-        'data-dir': { type: 'string' },
-        'api-key': { type: 'string' },
-        'allowed-host': { type: 'string', multiple: true },
-        'static-dir': { type: 'string' },
-        'api-cors-origin': { type: 'string', multiple: true },
-        'api-fetch-images': { type: 'boolean', default: false },
-        cpu: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(
+    argv,
+    {
+      model: { type: 'string' },
+      mmproj: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      'data-dir': { type: 'string' },
+      'api-key': { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'static-dir': { type: 'string' },
+      'api-cors-origin': { type: 'string', multiple: true },
+      'api-fetch-images': { type: 'boolean', default: false },
+      cpu: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    USAGE,
+  );
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  const { values } = cli;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`--port must be a number from 0 to 65535, got "${values.port}"`);
