@@ -1,59 +1,12 @@
 // The whole slice in a real browser: `firellava serve` with the tiny generated models, the built
 // renderer in Debian Chromium, an image pasted through a synthetic ClipboardEvent, a streamed answer.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
-const RENDERER = path.join(REPO_ROOT, 'dist', 'renderer', 'index.html');
-
-/** `npm test` builds first; a lone `vitest run tests/e2e` builds whatever is missing. */
-function ensureBuilt(): void {
-  if (!existsSync(CLI)) execFileSync(process.execPath, ['scripts/build-node.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (!existsSync(RENDERER)) {
-    execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], {
-      cwd: REPO_ROOT,
-      stdio: 'inherit',
-    });
-  }
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function startServer(fixtures: Fixtures, dataDir: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--model', fixtures.pair.model, '--mmproj', fixtures.pair.mmproj, '--data-dir', dataDir, '--port', '0'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 30 s. stderr:\n${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^FireLLaVA ready at (http:\/\/\S+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stderr: () => err });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited early (${code ?? signal}). stderr:\n${err}`));
-    });
-  });
-}
+import { getFixtures, type Fixtures } from '../helpers/fixtures';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
 
 async function pasteFile(page: Page, file: string, type: string): Promise<void> {
   const bytes = [...readFileSync(file)];
@@ -79,13 +32,8 @@ describe.skipIf(!existsSync(CHROMIUM))('firellava serve + renderer in Chromium',
     ensureBuilt();
     fixtures = await getFixtures();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-e2e-'));
-    served = await startServer(fixtures, path.join(tmp, 'data'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'xdg'), HOME: path.join(tmp, 'home') },
-    });
+    served = await startServer(fixtures.pair, path.join(tmp, 'data'));
+    browser = await launchChromium(tmp);
     page = await browser.newPage();
     page.on('console', (msg) => {
       // Refused uploads (422) are expected in one test; any other failed load is not.
@@ -100,11 +48,7 @@ describe.skipIf(!existsSync(CHROMIUM))('firellava serve + renderer in Chromium',
 
   afterAll(async () => {
     await browser?.close();
-    if (served && served.child.exitCode === null) {
-      const exited = new Promise<number | null>((resolve) => served.child.once('exit', (code) => resolve(code)));
-      served.child.kill('SIGTERM');
-      expect(await exited, served.stderr()).toBe(0);
-    }
+    if (served && served.child.exitCode === null) expect(await stopServer(served), served.stderr()).toBe(0);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
