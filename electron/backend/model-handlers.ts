@@ -9,10 +9,13 @@ import type { FitDevice, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
 
-/** The device the engine runs on, known once it has loaded a model; null before. */
-export function engineDevices(engine: Engine): FitDevice[] | null {
+/** The device the engine runs on once a model is loaded; before that, what its device probe finds. */
+export async function engineDevices(engine: Engine): Promise<FitDevice[] | null> {
   const d = engine.status().device;
-  return d ? [{ name: d.name, backend: d.backend, memoryBytes: d.memoryBytes }] : null;
+  if (d) return [{ name: d.name, backend: d.backend, memoryBytes: d.memoryBytes }];
+  const gpus = (await engine.probeDevices?.()) ?? null;
+  if (gpus === null) return null;
+  return [...gpus.map((g) => ({ name: g.name, backend: g.backend, memoryBytes: g.memoryBytes })), { name: 'CPU', backend: 'cpu', memoryBytes: null }];
 }
 
 /** The manager the backend uses: headless token from the environment unless one is injected. */

@@ -2,7 +2,7 @@
 // process. A worker crash fails only the request in flight; the next request restarts it.
 import path from 'node:path';
 import { fail, ok, type AppError, type Result } from '../shared/errors';
-import type { EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import type { EngineDeviceInfo, EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
 import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
 import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
@@ -10,7 +10,7 @@ import { validateModelPair, type ModelPairInfo } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
 import { spawnNodeWorker, type SpawnWorker, type WorkerProcess } from './worker-process';
-import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerEvent, WorkerToHost } from './worker-protocol';
+import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerDevice, WorkerEvent, WorkerToHost } from './worker-protocol';
 
 export interface LocalEngineOptions {
   /** Built worker bundle; defaults to dist/engine/engine-worker.cjs beside the calling bundle. */
@@ -69,6 +69,8 @@ export class LocalEngine implements Engine {
   /** What to reload after a worker crash, and the status to return to. */
   private loadedParams: LoadParams | null = null;
   private readyStatus: EngineStatus | null = null;
+  /** Usable GPUs found by any devices request; [] once every build was asked and none has one. */
+  private knownGpus: EngineDeviceInfo[] | null = null;
   private disposed = false;
   /** Requests waiting for or holding the worker; more than zero means a new one queues. */
   private chainBusy = 0;
@@ -113,6 +115,23 @@ export class LocalEngine implements Engine {
     return this.chainBusy;
   }
 
+  /**
+   * GPUs the engine can use, found without loading a model (for the model manager's fit badge
+   * before anything is downloaded). Remembered; null while an answer is running and nothing is
+   * known yet, so a caller never waits behind generation.
+   */
+  async probeDevices(): Promise<EngineDeviceInfo[] | null> {
+    if (this.knownGpus) return this.knownGpus;
+    if (this.chainBusy > 0) return null;
+    return this.exclusive(async () => {
+      for (const variant of this.variants()) {
+        if (this.knownGpus) break;
+        await this.gpuOf(variant);
+      }
+      return (this.knownGpus ??= []);
+    });
+  }
+
   /** Test and benchmark hook: the worker's pid, to kill it from outside. */
   workerPid(): number | undefined {
     return this.worker?.pid;
@@ -149,21 +168,17 @@ export class LocalEngine implements Engine {
     const nCtx = Math.min(this.options.nCtx ?? 4096, info.model.nCtxTrain || 4096);
     const footprint = footprintOf(info);
     const platform = this.options.platform ?? process.platform;
-    const variants: LibVariant[] = this.options.cpuOnly
-      ? ['default']
-      : candidateVariants(platform, this.options.hasNvidiaDriver ?? detectNvidiaDriver(platform));
 
     let fallbackReason: string | null = null;
-    for (const variant of variants) {
-      const devices = await this.request('devices', { libVariant: variant });
-      if (!devices.ok) {
-        fallbackReason = devices.error.message;
+    for (const variant of this.variants()) {
+      const found = await this.gpuOf(variant);
+      if (!found.ok) {
+        fallbackReason = found.error.message;
         continue;
       }
-      const names = parseDeviceNames(this.outputTail);
-      const named = devices.value.devices.map((d) => ({ ...d, name: names.get(d.name) ?? d.name }));
-      const gpu = this.options.cpuOnly ? undefined : usableGpus(named)[0];
+      const gpu = found.value;
       const isCpuBuild = variant === 'default' && platform !== 'darwin';
+      if (!gpu && isCpuBuild) this.knownGpus ??= [];
       if (!gpu && !isCpuBuild) continue;
       const plan: GpuPlan = gpu
         ? planGpuLayers(footprint, nCtx, gpu.memoryBytes)
@@ -189,9 +204,7 @@ export class LocalEngine implements Engine {
       }
       this.loadedParams = params;
       const onGpu = gpu !== undefined && plan.nGpuLayers > 0;
-      const device = onGpu
-        ? { backend: variant === 'default' ? 'metal' : variant, name: gpu.name, memoryBytes: gpu.memoryBytes }
-        : { backend: 'cpu', name: 'CPU', memoryBytes: null };
+      const device = onGpu ? { backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes } : { backend: 'cpu', name: 'CPU', memoryBytes: null };
       if (!onGpu && !fallbackReason && !this.options.cpuOnly) fallbackReason = gpu ? `${gpu.name} has too little free memory for this model` : 'No supported GPU was found';
       const layers = { offloaded: Math.min(plan.nGpuLayers, info.model.nLayer), total: info.model.nLayer };
       const where = onGpu
@@ -216,7 +229,30 @@ export class LocalEngine implements Engine {
     return { ok: false, error };
   }
 
-  private async generateNow(
+  /** Builds to try, best first. */
+  private variants(): LibVariant[] {
+    if (this.options.cpuOnly) return ['default'];
+    const platform = this.options.platform ?? process.platform;
+    return candidateVariants(platform, this.options.hasNvidiaDriver ?? detectNvidiaDriver(platform));
+  }
+
+  private backendOf(variant: LibVariant): string {
+    if (variant !== 'default') return variant;
+    return (this.options.platform ?? process.platform) === 'darwin' ? 'metal' : 'cpu';
+  }
+
+  /** The best usable GPU of one build (undefined: none), with its marketing name; remembered for probeDevices. */
+  private async gpuOf(variant: LibVariant): Promise<Result<WorkerDevice | undefined>> {
+    const devices = await this.request('devices', { libVariant: variant });
+    if (!devices.ok) return devices;
+    const names = parseDeviceNames(this.outputTail);
+    const named = devices.value.devices.map((d) => ({ ...d, name: names.get(d.name) ?? d.name }));
+    const gpu = this.options.cpuOnly ? undefined : usableGpus(named)[0];
+    if (gpu) this.knownGpus = [{ backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes }];
+    return ok(gpu);
+  }
+
+    private async generateNow(
     request: GenerateRequest,
     onEvent: (event: GenerateEvent) => void,
     accepted: number,

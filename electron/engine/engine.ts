@@ -2,7 +2,7 @@
 // @fugood/llama.node in a separate process (engine-host.ts); others (remote) can be swapped in.
 import type { Result } from '../shared/errors';
 import type { GenerationParams } from '../shared/contract';
-import type { EngineStatus, GenerateEvent } from '../shared/types';
+import type { EngineDeviceInfo, EngineStatus, GenerateEvent } from '../shared/types';
 
 export interface ModelPair {
   model: string;
@@ -40,6 +40,8 @@ export interface Engine {
   dispose(): Promise<void>;
   /** Generate requests accepted and not yet finished (the running one included); for 429s. */
   queueLength?(): number;
+  /** GPUs usable without loading a model; null when not known yet. */
+  probeDevices?(): Promise<EngineDeviceInfo[] | null>;
 }
 
 /** Before any model is loaded. */

@@ -46,7 +46,7 @@ export function estimateFit(footprint: ModelFootprint, devices: readonly FitDevi
   const totalLayers = footprint.layerBytes.length;
   const base = { devices: [...(devices ?? [])], nCtx, approximate, totalLayers };
   if (!gpu) {
-    const summary = devices === null ? 'GPU not detected yet (known once a model has been loaded): counted as CPU' : 'Runs on the CPU: no GPU found (slow)';
+    const summary = devices === null ? 'GPU not detected yet (the engine is busy): counted as CPU' : 'Runs on the CPU: no GPU found (slow)';
     return { ...base, fit: 'cpu', gpuLayers: 0, visionOnGpu: false, estimatedBytes: 0, summary };
   }
   const plan = planGpuLayers(footprint, nCtx, gpu.memoryBytes);

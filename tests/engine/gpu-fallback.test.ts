@@ -1,6 +1,10 @@
 // No GPU here, so the worker is told it has one: its device list gains a fake Vulkan GPU and a
 // load on that build dies like a driver crash. The real worker and binding do everything else.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend } from '../../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../../electron/engine/engine-host';
 import { spawnNodeWorker, type SpawnWorker } from '../../electron/engine/worker-process';
 import type { WorkerToHost } from '../../electron/engine/worker-protocol';
@@ -67,5 +71,39 @@ describe('GPU load failure', () => {
     expect(status.message).toMatch(/^Ready on CPU fallback: /);
     const r = await collect(engine, request([user('Still working?')]));
     expect(r.terminal.type).toBe('done');
+  });
+});
+
+describe('device probe before any model is loaded', () => {
+  it('finds the GPU a build offers without loading anything, and the model manager fits to it', async () => {
+    const fresh = createLocalEngine({ workerEntry: WORKER_ENTRY, spawn: withCrashingGpu, platform: 'linux', hasNvidiaDriver: false });
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'firellava-probe-'));
+    try {
+      expect(await fresh.probeDevices()).toEqual([{ backend: 'vulkan', name: 'Test GPU 8 GB', memoryBytes: 8 * GiB }]);
+      expect(fresh.status().state).toBe('no-model');
+      const backend = createBackend({ dataDir, engine: fresh, app: { name: 't', version: '0' } });
+      try {
+        const catalog = await backend.dispatcher.call('models.catalog', {}, { transport: 'http' });
+        expect(catalog.ok).toBe(true);
+        const first = (catalog.ok ? catalog.value : []) as Array<{ fit: { summary: string; devices: Array<{ name: string }> } }>;
+        expect(first[0]?.fit.devices.map((d) => d.name)).toEqual(['Test GPU 8 GB', 'CPU']);
+        expect(first[0]?.fit.summary).toMatch(/Test GPU 8 GB/);
+      } finally {
+        backend.close();
+      }
+    } finally {
+      await fresh.dispose();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('on a machine without a GPU it says so, still without loading a model', async () => {
+    const plain = createLocalEngine({ workerEntry: WORKER_ENTRY, platform: 'linux', hasNvidiaDriver: false });
+    try {
+      expect(await plain.probeDevices()).toEqual([]);
+      expect(plain.status().state).toBe('no-model');
+    } finally {
+      await plain.dispose();
+    }
   });
 });
