@@ -9,7 +9,8 @@ import { contract, type Contract } from '../shared/contract';
 import { createDispatcher, type Dispatcher, type Handlers } from '../shared/dispatcher';
 import { createBackendHandlers } from './handlers';
 import type { ModelManager } from '../models/model-manager';
-import { createModelManager } from './model-handlers';
+import { hfTokenFrom } from '../models/hugging-face';
+import { createModelManager, type TokenStore } from './model-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -19,6 +20,8 @@ export interface BackendOptions {
   databasePath?: string;
   /** Model manager; default on <dataDir>/models with the Hugging Face token from the environment. */
   models?: ModelManager;
+  /** The desktop app's keychain for the Hugging Face token (models.setToken); absent headless. */
+  hfTokenStore?: TokenStore;
 }
 
 export interface Backend {
@@ -34,12 +37,14 @@ export interface Backend {
   close(): void;
 }
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels }: BackendOptions): Backend {
-  const models = injectedModels ?? createModelManager(dataDir, engine);
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore }: BackendOptions): Backend {
+  // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
+  const models =
+    injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
   const attachments = createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const chat = new ChatService({ store: history, engine, attachments });
-  const handlers = createBackendHandlers({ engine, attachments, app, history, chat, models });
+  const handlers = createBackendHandlers({ engine, attachments, app, history, chat, models, ...(hfTokenStore ? { hfTokenStore } : {}) });
   return {
     handlers,
     dispatcher: createDispatcher(contract, handlers),

@@ -10,7 +10,7 @@ import { ChatService } from '../chat/chat-service';
 import { HistoryStore } from '../store/history-store';
 import { createConversationHandlers } from './conversation-handlers';
 import type { ModelManager } from '../models/model-manager';
-import { createModelHandlers } from './model-handlers';
+import { createModelHandlers, type TokenStore } from './model-handlers';
 
 export interface BackendDeps {
   engine: Engine;
@@ -21,6 +21,8 @@ export interface BackendDeps {
   chat?: ChatService;
   /** Model manager on <dataDir>/models; a throwaway folder when absent (transport tests). */
   models?: ModelManager;
+  /** The desktop app's keychain for the Hugging Face token; absent headless. */
+  hfTokenStore?: TokenStore;
 }
 
 export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {

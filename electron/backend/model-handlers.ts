@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Engine } from '../engine/engine';
 import { hfTokenFrom } from '../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../models/model-manager';
-import type { FitDevice, modelsContract } from '../shared/contracts/models';
+import type { FitDevice, HfTokenStatus, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
 
@@ -16,6 +16,11 @@ export async function engineDevices(engine: Engine): Promise<FitDevice[] | null>
   const gpus = (await engine.probeDevices?.()) ?? null;
   if (gpus === null) return null;
   return [...gpus.map((g) => ({ name: g.name, backend: g.backend, memoryBytes: g.memoryBytes })), { name: 'CPU', backend: 'cpu', memoryBytes: null }];
+}
+
+async function tokenStatus(store: TokenStore | undefined): Promise<HfTokenStatus> {
+  const saved = store ? (await store.read().catch(() => null)) !== null : false;
+  return { saved, fromEnvironment: hfTokenFrom(undefined) !== null, canSave: store !== undefined };
 }
 
 /** The manager the backend uses: headless token from the environment unless one is injected. */
@@ -32,7 +37,13 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createModelHandlers(deps: { engine: Engine; models?: ModelManager }): Handlers<typeof modelsContract> {
+/** Where the desktop app keeps the Hugging Face token (OS keychain); absent in headless mode. */
+export interface TokenStore {
+  read(): Promise<string | null>;
+  write(token: string | null): Promise<void>;
+}
+
+export function createModelHandlers(deps: { engine: Engine; models?: ModelManager; hfTokenStore?: TokenStore }): Handlers<typeof modelsContract> {
   const { engine } = deps;
   // Transport tests build handlers without a data folder: a throwaway one keeps them honest.
   const models = deps.models ?? createModelManager(mkdtempSync(path.join(os.tmpdir(), 'firellava-models-')), engine);
@@ -57,6 +68,18 @@ export function createModelHandlers(deps: { engine: Engine; models?: ModelManage
         void engine.load({ model: file('model'), mmproj: file('mmproj') });
         return model;
       }),
+    'models.tokenStatus': () => tokenStatus(deps.hfTokenStore),
+    'models.setToken': async ({ token }) => {
+      const store = deps.hfTokenStore;
+      if (!store) {
+        throw new AppErrorException({
+          code: 'FORBIDDEN',
+          message: 'This server reads the Hugging Face token from the HF_TOKEN environment variable; it cannot be saved from the page.',
+        });
+      }
+      await store.write(token);
+      return tokenStatus(store);
+    },
     'models.watch': async (_input, emit, signal) => {
       if (signal.aborted) return;
       const off = models.onEvent(emit);

@@ -5,8 +5,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
-import { createModelManager } from '../backend/model-handlers';
-import { hfTokenFrom } from '../models/hugging-face';
 import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
@@ -51,9 +49,14 @@ async function start(): Promise<void> {
   const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs') });
   // The Hugging Face token comes from the OS keychain (electron/secrets), else the environment.
   const secrets = createFileSecretStore(path.join(dataDir, 'secrets.json'), safeStorage);
-  const hfToken = async (): Promise<string | null> => (await secrets.get('hf.token').catch(() => null)) ?? hfTokenFrom(undefined);
-  const models = createModelManager(dataDir, engine, hfToken);
-  const backend = createBackend({ dataDir, engine, models, app: { name: app.getName(), version: app.getVersion() } });
+  const hfTokenStore = {
+    read: () => secrets.get('hf.token'),
+    write: async (token: string | null) => {
+      if (token === null) await secrets.delete('hf.token');
+      else await secrets.set('hf.token', token);
+    },
+  };
+  const backend = createBackend({ dataDir, engine, hfTokenStore, app: { name: app.getName(), version: app.getVersion() } });
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({

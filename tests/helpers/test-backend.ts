@@ -81,6 +81,8 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'models.delete': { id: 5 },
   'models.setActive': { id: '' },
   'models.watch': { all: true },
+  'models.tokenStatus': { token: 'x' },
+  'models.setToken': { token: 'has spaces in it' },
 };
 
 export const GOOD_GENERATE = {

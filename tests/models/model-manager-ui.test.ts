@@ -112,6 +112,15 @@ describe.skipIf(!existsSync(CHROMIUM))('model manager UI in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').textContent(), SLOW).toMatch(/Access denied \(401\) to model\.gguf: accept the license at .* and add a Hugging Face token/);
   });
 
+  it('the headless server explains where a Hugging Face token comes from', async () => {
+    await page.getByRole('tab', { name: 'Hugging Face' }).click();
+    const token = page.getByRole('form', { name: 'Hugging Face token' });
+    await expect.poll(() => token.getByRole('status').textContent(), SLOW).toMatch(/start the server with HF_TOKEN set/);
+    // Headless mode never offers to store a secret from the page.
+    expect(await token.locator('input[type=password]').count()).toBe(0);
+    await page.getByRole('tab', { name: 'By URL' }).click();
+  });
+
   it('imports local files, switches the active model and deletes one', async () => {
     await page.getByRole('tab', { name: 'Local files' }).click();
     await page.getByLabel('Model file path').fill(fx.broken.wrongArchModel);

@@ -170,4 +170,19 @@ export const modelsContract = {
   'models.setActive': call<InstalledModel>()(byId),
   /** Emits a snapshot of the downloads, then every change. */
   'models.watch': stream<ModelsEvent>()(z.object({}).strict()),
+  /** Whether a Hugging Face token is known; the token itself never leaves the backend. */
+  'models.tokenStatus': call<HfTokenStatus>()(z.object({}).strict()),
+  /** Saves the token in the OS keychain (desktop app), or removes it with null. */
+  'models.setToken': call<HfTokenStatus>()(
+    z.object({ token: z.string().trim().min(8, 'That is too short for a Hugging Face token').max(256).regex(/^\S+$/, 'A token has no spaces').nullable() }).strict(),
+  ),
 } as const;
+
+export interface HfTokenStatus {
+  /** Saved in the OS keychain by this app. */
+  saved: boolean;
+  /** HF_TOKEN or HUGGING_FACE_HUB_TOKEN is set (used when none is saved). */
+  fromEnvironment: boolean;
+  /** False in the headless server, which only reads the environment. */
+  canSave: boolean;
+}

@@ -1,7 +1,7 @@
 // State of the model manager view: catalog, installed pairs, live downloads. The component only
 // reads this and calls its methods; every call goes through the typed contract.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
-import type { CatalogItem, DownloadJob, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
+import type { CatalogItem, DownloadJob, HfTokenStatus, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
 import type { Result } from '../../../electron/shared/errors';
 import { firstRunChoice } from './model-view';
 
@@ -14,6 +14,8 @@ export class ModelManagerState {
   error = $state<string | null>(null);
   busy = $state(false);
   loaded = $state(false);
+  /** Whether a Hugging Face token is known (never the token itself). */
+  token = $state<HfTokenStatus | null>(null);
 
   readonly activeModel = $derived(this.installed.find((m) => m.active) ?? null);
   readonly hasReadyModel = $derived(this.installed.some((m) => m.status === 'ready'));
@@ -32,9 +34,14 @@ export class ModelManagerState {
   }
 
   async refresh(): Promise<void> {
-    const [catalog, installed] = await Promise.all([this.client.call('models.catalog', { nCtx: this.nCtx }), this.client.call('models.list', { nCtx: this.nCtx })]);
+    const [catalog, installed, token] = await Promise.all([
+      this.client.call('models.catalog', { nCtx: this.nCtx }),
+      this.client.call('models.list', { nCtx: this.nCtx }),
+      this.client.call('models.tokenStatus', {}),
+    ]);
     this.catalog = this.unwrap(catalog) ?? this.catalog;
     this.installed = this.unwrap(installed) ?? this.installed;
+    this.token = this.unwrap(token) ?? this.token;
     this.loaded = true;
   }
 
@@ -108,6 +115,13 @@ export class ModelManagerState {
   async setActive(id: string): Promise<void> {
     await this.run(() => this.client.call('models.setActive', { id }));
     await this.refreshInstalled();
+  }
+
+  /** Saves (or with null removes) the Hugging Face token; true when it was accepted. */
+  async setToken(token: string | null): Promise<boolean> {
+    const status = await this.run(() => this.client.call('models.setToken', { token }));
+    if (status) this.token = status;
+    return status !== null;
   }
 
   dismissJob(id: string): void {
