@@ -33,6 +33,8 @@ declare module '@fugood/llama.node' {
     stop?: string[];
     ignore_eos?: boolean;
     xtc_probability?: number;
+    penalty_present?: number;
+    penalty_freq?: number;
     dry_multiplier?: number;
   }
 

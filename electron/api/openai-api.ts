@@ -154,6 +154,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       topP: body.top_p ?? 1,
       seed: body.seed == null ? -1 : ((body.seed % 2 ** 31) + 2 ** 31) % 2 ** 31,
       stop,
+      ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
+      ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
     };
   };
 

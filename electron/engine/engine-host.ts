@@ -291,6 +291,8 @@ export class LocalEngine implements Engine {
         topP: request.params.topP,
         seed: request.params.seed,
         stop: request.params.stop,
+        presencePenalty: request.params.presencePenalty ?? 0,
+        frequencyPenalty: request.params.frequencyPenalty ?? 0,
       },
       (event) => {
         if (event.kind === 'delta') {

@@ -180,6 +180,8 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         top_p: p.topP,
         seed: p.seed,
         stop: p.stop.length > 0 ? p.stop : undefined,
+        penalty_present: p.presencePenalty,
+        penalty_freq: p.frequencyPenalty,
         ...SAMPLER_OVERRIDES,
       },
       (token) => {

@@ -113,6 +113,8 @@ export class RemoteEngine implements Engine {
       ...(this.options.sendTopK === false ? {} : { top_k: p.topK }),
       ...(p.seed >= 0 ? { seed: p.seed } : {}),
       ...(p.stop.length > 0 ? { stop: p.stop } : {}),
+      ...(p.presencePenalty ? { presence_penalty: p.presencePenalty } : {}),
+      ...(p.frequencyPenalty ? { frequency_penalty: p.frequencyPenalty } : {}),
     };
     const usedPath = formatted.mediaPaths[0] ?? null;
     if (raw) {

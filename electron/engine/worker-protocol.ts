@@ -38,6 +38,8 @@ export interface CompleteParams {
   topP: number;
   seed: number;
   stop: string[];
+  presencePenalty: number;
+  frequencyPenalty: number;
 }
 
 export interface CompleteResult {

@@ -123,6 +123,14 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
       expect(withImage.usage!.prompt_tokens).toBeGreaterThan(plain.usage!.prompt_tokens);
     });
 
+    it('applies presence and frequency penalties: the same question answers differently', async () => {
+      const ask = (extra: { presence_penalty?: number; frequency_penalty?: number }) =>
+        client.chat.completions.create({ model: 'firellava-13b', messages: [{ role: 'user', content: 'List the colours.' }], max_tokens: 48, ...GREEDY, ...extra });
+      const plain = (await ask({})).choices[0]!.message.content;
+      const penalized = (await ask({ presence_penalty: 1, frequency_penalty: 1.5 })).choices[0]!.message.content;
+      expect(penalized).not.toBe(plain);
+    });
+
     it('stops at a stop sequence, streamed and not, without including it', async () => {
       const free = await client.chat.completions.create({ model, messages: imageQuestion('Tell me more.'), max_tokens: 32, ...GREEDY });
       const full = free.choices[0]!.message.content!;

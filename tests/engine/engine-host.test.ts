@@ -77,6 +77,19 @@ describe('generation', () => {
     expect(second.terminal.usage.cachedTokens).toBeGreaterThanOrEqual(first.terminal.usage.promptTokens - 1);
   });
 
+  it('a frequency penalty makes a repetitive answer repeat less', async () => {
+    const distinctRatio = (text: string): number => {
+      const words = text.split(/\s+/).filter(Boolean);
+      return new Set(words).size / Math.max(1, words.length);
+    };
+    const plain = await collect(engine, request([user('List the colours.')], { maxTokens: 48 }, 'pen-0'));
+    const penalized = await collect(engine, request([user('List the colours.')], { maxTokens: 48, frequencyPenalty: 1.5, presencePenalty: 1 }, 'pen-1'));
+    expect(plain.terminal.type).toBe('done');
+    expect(penalized.terminal.type).toBe('done');
+    expect(penalized.deltas).not.toBe(plain.deltas);
+    expect(distinctRatio(penalized.deltas)).toBeGreaterThan(distinctRatio(plain.deltas));
+  });
+
   it('only the latest image reaches the model', async () => {
     const r = await collect(
       engine,

@@ -19,7 +19,11 @@ export const GREEDY = { maxTokens: 24, temperature: 0, topK: 1, topP: 1, seed: 7
 export const user = (text: string, images: { id: string; path: string }[] = []): EngineTurn => ({ role: 'user', text, images });
 export const assistant = (text: string): EngineTurn => ({ role: 'assistant', text, images: [] });
 
-export function request(turns: EngineTurn[], params: Partial<typeof GREEDY> = {}, conversationId = 'c1'): GenerateRequest {
+export function request(
+  turns: EngineTurn[],
+  params: Partial<typeof GREEDY> & { presencePenalty?: number; frequencyPenalty?: number } = {},
+  conversationId = 'c1',
+): GenerateRequest {
   return { conversationId, system: 'You are a careful visual assistant.', turns, params: { ...GREEDY, ...params } };
 }
 

@@ -11,6 +11,9 @@ const generationParams = z
     topP: z.number().min(0).max(1).default(0.95),
     seed: z.number().int().min(-1).max(2 ** 31 - 1).default(-1),
     stop: z.array(z.string().min(1).max(64)).max(8).default([]),
+    /** OpenAI-style: subtract once per token already present / per occurrence. */
+    presencePenalty: z.number().min(-2).max(2).optional(),
+    frequencyPenalty: z.number().min(-2).max(2).optional(),
   })
   .strict();
 
