@@ -11,7 +11,7 @@ import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopSe
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
 
-describe.skipIf(!existsSync(CHROMIUM))('chat in Chromium', () => {
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', () => {
   let fixtures: Fixtures;
   let served: Served;
   let browser: Browser;

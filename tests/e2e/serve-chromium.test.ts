@@ -20,7 +20,7 @@ async function pasteFile(page: Page, file: string, type: string): Promise<void> 
   );
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('firellava serve + renderer in Chromium', () => {
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + renderer in Chromium', () => {
   let fixtures: Fixtures;
   let served: Served;
   let browser: Browser;

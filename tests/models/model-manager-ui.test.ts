@@ -16,7 +16,7 @@ import { startLoopbackServer, type LoopbackServer } from './loopback-server';
 /** The machine is shared and loaded: UI round trips can take seconds. */
 const SLOW = { timeout: 20_000 };
 
-describe.skipIf(!existsSync(CHROMIUM))('model manager UI in Chromium', () => {
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('model manager UI in Chromium', () => {
   let fx: Fixtures;
   let tmp: string;
   let files: LoopbackServer;
