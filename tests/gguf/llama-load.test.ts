@@ -17,6 +17,8 @@ const { loadModel } = require('@fugood/llama.node');
       { prompt: 'USER: <__media__>\\nwhat is the color of this image?\\nASSISTANT:', media_paths: [image], n_predict: 8, top_k: 1, seed: 1 },
       () => { streamed++; },
     );
+    // The binding can deliver its last token callbacks just after completion() resolved.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     out.push({ vision, streamed, predicted: r.tokens_predicted, evaluated: r.tokens_evaluated, text: r.text });
     await ctx.release();
   }
