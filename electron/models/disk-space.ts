@@ -1,6 +1,7 @@
 // Free disk space before a download: all remaining bytes plus 10%, checked up front so a
 // multi-gigabyte download never fails at 95%.
 import { statfs } from 'node:fs/promises';
+import { formatBytes } from '../shared/format';
 
 export type FreeSpaceFn = (dir: string) => Promise<number>;
 
@@ -8,17 +9,6 @@ export const systemFreeSpace: FreeSpaceFn = async (dir) => {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
 };
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
 
 export const DISK_MARGIN = 0.1;
 

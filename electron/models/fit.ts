@@ -4,7 +4,7 @@
 import { planGpuLayers, usableGpus, type ModelFootprint } from '../engine/gpu-plan';
 import type { ModelPairInfo } from '../engine/model-validator';
 import type { CatalogEntry, FitDevice, FitReport } from '../shared/contracts/models';
-import { formatBytes } from './disk-space';
+import { formatBytes } from '../shared/format';
 
 export const DEFAULT_FIT_CONTEXT = 4096;
 

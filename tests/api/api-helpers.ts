@@ -2,10 +2,10 @@
 // with a 4096-token context (long enough answers to stop one half-way), image data URLs.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { writeLlavaPair, type LlavaPairPaths } from '../../electron/fixtures/tiny-llava';
 import { REPO_ROOT } from '../helpers/fixtures';
+import { raw, type RawResponse } from '../helpers/raw-http';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
 export const KEY = 'api-test-key-0123456789abcdef';
@@ -80,31 +80,7 @@ export async function waitForModel(origin: string): Promise<string> {
   throw new Error('the model did not become ready in 30 s');
 }
 
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** node:http, so any Host header and any body size can be sent. */
-export function raw(
-  port: number,
-  options: { method?: string; path?: string; headers?: Record<string, string | number>; body?: string | Buffer } = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', headers: { Host: `127.0.0.1:${port}`, ...options.headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+export { raw, type RawResponse } from '../helpers/raw-http';
 
 export const postJson = (port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<RawResponse> =>
   raw(port, {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { contract } from '../../electron/shared/contract';
+import { raw, type RawResponse } from '../helpers/raw-http';
 import { createDispatcher } from '../../electron/shared/dispatcher';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { decodeWire, encodeWire } from '../../electron/shared/wire';
@@ -17,31 +18,6 @@ import { createTestBackend, GOOD_GENERATE, INVALID_INPUTS, type TestBackend } fr
 
 const KEY = 'test-key-0123456789abcdef';
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** node:http so we can send any Host header and bodies of any declared size. */
-function raw(
-  port: number,
-  options: { method?: string; path?: string; headers?: Record<string, string | number>; body?: string | Buffer } = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', headers: { Host: `127.0.0.1:${port}`, ...options.headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const rpc = (port: number, name: string, input: unknown, headers: Record<string, string> = {}): Promise<RawResponse> =>
   raw(port, {

@@ -1,7 +1,7 @@
 // `firellava models`: the installed pairs, their status and which one is active.
 import os from 'node:os';
 import path from 'node:path';
-import { formatBytes } from '../../models/disk-space';
+import { formatBytes } from '../../shared/format';
 import { ModelManager } from '../../models/model-manager';
 import { parseCommand } from '../parse-command';
 

@@ -3,7 +3,7 @@
 // command again resumes from the bytes on disk.
 import os from 'node:os';
 import path from 'node:path';
-import { formatBytes } from '../../models/disk-space';
+import { formatBytes } from '../../shared/format';
 import { hfTokenFrom, redactToken } from '../../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../../models/model-manager';
 import { pullRequestSchema, type DownloadJob, type PullRequest } from '../../shared/contracts/models';

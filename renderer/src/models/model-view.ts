@@ -1,17 +1,6 @@
 // Plain formatting for the model manager view (no runes, so it is unit-tested in Node).
 import type { CatalogItem, DownloadJob, FitReport, InstalledModel, PairStatus } from '../../../electron/shared/contracts/models';
-
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '?';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+import { formatBytes } from '../../../electron/shared/format';
 
 export function formatEta(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '';
