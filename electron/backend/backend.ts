@@ -11,6 +11,7 @@ import { createBackendHandlers } from './handlers';
 import type { ModelManager } from '../models/model-manager';
 import { hfTokenFrom } from '../models/hugging-face';
 import { createModelManager, type TokenStore } from './model-handlers';
+import type { SecretStore } from '../secrets/secret-store';
 
 export interface BackendOptions {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface BackendOptions {
   models?: ModelManager;
   /** The desktop app's keychain for the Hugging Face token (models.setToken); absent headless. */
   hfTokenStore?: TokenStore;
+  /** The desktop app's keychain for API and remote engine keys; absent headless. */
+  secrets?: SecretStore;
 }
 
 export interface Backend {
@@ -33,18 +36,30 @@ export interface Backend {
   models: ModelManager;
   /** For the headless server's image route and Electron's protocol: id → file inside the attachments folder. */
   attachmentFile(id: string, variant: AttachmentVariant): Promise<{ path: string; mimeType: string } | null>;
-  /** Closes the database (answers still streaming are marked interrupted on the next start). */
-  close(): void;
+  /** Stops servers and jobs, then closes the database (answers still streaming are marked interrupted on the next start). */
+  close(): Promise<void>;
 }
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
   const attachments = createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const chat = new ChatService({ store: history, engine, attachments });
-  const handlers = createBackendHandlers({ engine, attachments, app, history, chat, models, ...(hfTokenStore ? { hfTokenStore } : {}) });
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const handlers = createBackendHandlers({
+    engine,
+    attachments,
+    app,
+    history,
+    chat,
+    models,
+    dataDir,
+    onClose: (cleanup) => cleanups.push(cleanup),
+    ...(hfTokenStore ? { hfTokenStore } : {}),
+    ...(secrets ? { secrets } : {}),
+  });
   return {
     handlers,
     dispatcher: createDispatcher(contract, handlers),
@@ -53,6 +68,9 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     attachments,
     models,
     attachmentFile: (id, variant) => resolveAttachmentFile(attachments.dir, id, variant),
-    close: () => history.close(),
+    close: async () => {
+      await Promise.allSettled(cleanups.map(async (cleanup) => cleanup()));
+      history.close();
+    },
   };
 }

@@ -11,6 +11,10 @@ import { HistoryStore } from '../store/history-store';
 import { createConversationHandlers } from './conversation-handlers';
 import type { ModelManager } from '../models/model-manager';
 import { createModelHandlers, type TokenStore } from './model-handlers';
+import type { SecretStore } from '../secrets/secret-store';
+import { createApiServerHandlers } from './api-server-handlers';
+import { createEngineHandlers } from './engine-handlers';
+import { createConversionHandlers } from './conversion-handlers';
 
 export interface BackendDeps {
   engine: Engine;
@@ -23,6 +27,12 @@ export interface BackendDeps {
   models?: ModelManager;
   /** The desktop app's keychain for the Hugging Face token; absent headless. */
   hfTokenStore?: TokenStore;
+  /** The app's data folder; absent in transport tests. */
+  dataDir?: string;
+  /** The desktop app's keychain (API key, remote engine keys); absent headless. */
+  secrets?: SecretStore;
+  /** Registers cleanup run by Backend.close() (servers, jobs). */
+  onClose?: (cleanup: () => void | Promise<void>) => void;
 }
 
 export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
@@ -31,6 +41,9 @@ export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
     ...createChatHandlers(deps),
     ...conversationHandlers(deps),
     ...createModelHandlers(deps),
+    ...createApiServerHandlers(deps),
+    ...createEngineHandlers(deps),
+    ...createConversionHandlers(deps),
   };
 }
 

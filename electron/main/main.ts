@@ -56,7 +56,7 @@ async function start(): Promise<void> {
       else await secrets.set('hf.token', token);
     },
   };
-  const backend = createBackend({ dataDir, engine, hfTokenStore, app: { name: app.getName(), version: app.getVersion() } });
+  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, app: { name: app.getName(), version: app.getVersion() } });
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({
@@ -137,7 +137,7 @@ async function start(): Promise<void> {
 
   app.on('before-quit', () => {
     void engine.dispose();
-    backend.close();
+    void backend.close();
   });
 }
 

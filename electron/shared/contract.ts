@@ -5,12 +5,18 @@ import { chatContract } from './contracts/chat';
 import { coreContract } from './contracts/core';
 import { conversationsContract } from './contracts/conversations';
 import { modelsContract } from './contracts/models';
+import { apiServerContract } from './contracts/api-server';
+import { enginesContract } from './contracts/engines';
+import { conversionContract } from './contracts/conversion';
 
 export const contract = {
   ...coreContract,
   ...chatContract,
   ...conversationsContract,
   ...modelsContract,
+  ...apiServerContract,
+  ...enginesContract,
+  ...conversionContract,
 } as const;
 
 export type Contract = typeof contract;

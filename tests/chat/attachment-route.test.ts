@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  backend?.close();
+  await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -89,7 +89,7 @@ describe('device probe before any model is loaded', () => {
         expect(first[0]?.fit.devices.map((d) => d.name)).toEqual(['Test GPU 8 GB', 'CPU']);
         expect(first[0]?.fit.summary).toMatch(/Test GPU 8 GB/);
       } finally {
-        backend.close();
+        await backend.close();
       }
     } finally {
       await fresh.dispose();

@@ -23,7 +23,7 @@ async function backendWith(store?: TokenStore): Promise<Backend> {
   const engine = createLocalEngine({ workerEntry: WORKER_ENTRY });
   const backend = createBackend({ dataDir, engine, app: { name: 't', version: '0' }, ...(store ? { hfTokenStore: store } : {}) });
   cleanup.push(async () => {
-    backend.close();
+    await backend.close();
     await engine.dispose();
     await rm(dataDir, { recursive: true, force: true });
   });

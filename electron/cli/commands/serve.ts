@@ -135,6 +135,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   await Promise.all([server.close(), engine.dispose()]);
-  backend.close();
+  await backend.close();
   return 0;
 }
