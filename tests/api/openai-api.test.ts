@@ -232,6 +232,13 @@ describe('image data: URLs', () => {
     expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64.slice(0, 4)}\r\n${b64.slice(4)}`, 'p'))).toEqual(bytes);
     expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64.replace(/=+$/, '')}`, 'p'))).toEqual(bytes);
     expect(() => decodeDataUrl(`data:image/png;base64,${b64.slice(0, 4)}!${b64.slice(4)}`, 'p')).toThrow(/not valid base64/);
+    // Damage a lenient decoder would turn into a shorter image: non-ASCII, a stray "=", a
+    // dangling character, a group of bad characters.
+    for (const damaged of [`${b64.slice(0, 8)}é${b64.slice(8)}`, `${b64.slice(0, 8)}=${b64.slice(9)}`, b64.slice(0, 13), `${b64.slice(0, 8)}****${b64.slice(8)}`]) {
+      expect(() => decodeDataUrl(`data:image/png;base64,${damaged}`, 'p'), damaged).toThrow(/not valid base64/);
+    }
+    // URL-safe base64 is the same bytes.
+    expect(Buffer.from(decodeDataUrl(`data:image/png;base64,${b64.replace(/\+/g, '-').replace(/\//g, '_')}`, 'p'))).toEqual(bytes);
     expect(() => decodeDataUrl(`data:image/png,${b64}`, 'p')).toThrow(/base64-encoded/);
     expect(() => decodeDataUrl('data:image/png;base64,', 'p')).toThrow(/no data/);
   });
