@@ -74,10 +74,25 @@ async function fetchImage(url: string, param: string, timeoutMs: number): Promis
   return Buffer.concat(chunks);
 }
 
+/** The image stored earlier for the same input, unless its file was removed from the store since. */
+async function seenImage(options: ImageInputOptions, key: string): Promise<StoredImage | null> {
+  const known = options.seen?.get(key);
+  if (!known) return null;
+  if (await isFile(known.path)) return known;
+  options.seen?.delete(key);
+  return null;
+}
+
 /** Decodes (or downloads), validates and stores one image; errors are 400s naming the part. */
 export async function storeImageUrl(url: string, param: string, options: ImageInputOptions): Promise<StoredImage> {
   let bytes: Uint8Array;
+  let sent: string;
   if (/^data:/i.test(url)) {
+    // API clients resend the same data: URL every turn: the same text is the same image, so a
+    // repeat skips decoding as well as re-encoding.
+    sent = createHash('sha256').update(url).digest('hex');
+    const known = await seenImage(options, sent);
+    if (known) return known;
     bytes = decodeDataUrl(url, param);
   } else if (/^https?:\/\//i.test(url)) {
     if (!options.fetchImages) {
@@ -88,15 +103,12 @@ export async function storeImageUrl(url: string, param: string, options: ImageIn
       );
     }
     bytes = await fetchImage(url, param, options.fetchTimeoutMs ?? 30_000);
+    // The same address may serve other bytes later: fetched images are known by their content.
+    sent = createHash('sha256').update(bytes).digest('hex');
+    const known = await seenImage(options, sent);
+    if (known) return known;
   } else {
     throw badRequest('Unsupported image URL: use a data:image/...;base64 URL', param, 'invalid_image_url');
-  }
-  // The store may re-encode (costly); the same bytes again map to the same stored image.
-  const sent = createHash('sha256').update(bytes).digest('hex');
-  const known = options.seen?.get(sent);
-  if (known) {
-    if (await isFile(known.path)) return known;
-    options.seen?.delete(sent); // removed from the store since: store it again
   }
   try {
     const info = await options.attachments.add(bytes);

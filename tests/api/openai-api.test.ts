@@ -243,3 +243,30 @@ describe('image data: URLs', () => {
     expect(() => decodeDataUrl('data:image/png;base64,', 'p')).toThrow(/no data/);
   });
 });
+
+describe('image data: URLs sent again', () => {
+  it('stores an image resent every turn once, and stores it again after it was removed', async () => {
+    const { storeImageUrl } = await import('../../electron/api/image-input');
+    const { gradientPng } = await import('../../electron/fixtures/png');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'firellava-seen-'));
+    try {
+      const store = createAttachmentStore(dir);
+      let adds = 0;
+      const counted = { ...store, dir: store.dir, add: (d: Uint8Array) => (adds++, store.add(d)) };
+      const options = { attachments: counted, fetchImages: false, seen: new Map() };
+      const url = `data:image/png;base64,${gradientPng(48, 32).toString('base64')}`;
+      const first = await storeImageUrl(url, 'p', options);
+      const again = await storeImageUrl(url, 'p', options);
+      expect(again).toEqual(first);
+      expect(adds).toBe(1);
+      rmSync(first.path);
+      const restored = await storeImageUrl(url, 'p', options);
+      expect(adds).toBe(2);
+      expect(readFileSync(restored.path).length).toBeGreaterThan(0);
+      // A damaged copy of a known image is still refused, not served from the cache.
+      await expect(storeImageUrl(`${url.slice(0, 40)}!${url.slice(40)}`, 'p', options)).rejects.toThrow(/not valid base64/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
