@@ -83,6 +83,10 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'models.watch': { all: true },
   'models.tokenStatus': { token: 'x' },
   'models.setToken': { token: 'has spaces in it' },
+  'apiServer.status': { key: true },
+  'apiServer.configure': { port: 80 },
+  'apiServer.rotateKey': { key: 'mine' },
+  'apiServer.revealKey': 'all',
 };
 
 export const GOOD_GENERATE = {
