@@ -589,6 +589,45 @@ export class ModelManager {
     return structuredClone(job.view);
   }
 
+  // ---------------------------------------------------------------- converted pairs
+
+  /** The Hugging Face token as downloads see it (keychain, environment or flag); never logged. */
+  async hfToken(): Promise<string | null> {
+    return (await this.options.hfToken?.()) ?? null;
+  }
+
+  /** Free bytes where models go (injected in tests). */
+  freeBytes(dir: string = this.registry.modelsDir): Promise<number> {
+    return this.freeSpace(dir);
+  }
+
+  /**
+   * Registers a pair that was written into this model's own folder (the "Get FireLLaVA"
+   * conversion): validated first, so a partial or broken output never becomes an installed model.
+   */
+  async installConverted(req: { id: string; name: string; source: string; licenseUrl: string | null; modelFile: string; mmprojFile: string; activate: boolean }): Promise<InstalledModel> {
+    const paths = { model: this.registry.pathOf(req.id, req.modelFile), mmproj: this.registry.pathOf(req.id, req.mmprojFile) };
+    const v = await validateModelPair(paths);
+    if (!v.ok) throw new ModelManagerError('MODEL_INVALID', 'PAIR_INVALID', `The converted pair is not usable: ${v.error.message}`, 'Convert it again.');
+    const file = (role: ModelFileRole, fileName: string, bytes: number): RegistryFile => ({ role, fileName, url: null, size: bytes, expectedSha256: null, sha256: null, linked: 'copy' });
+    await this.registry.update((d) => {
+      d.models = d.models.filter((m) => m.id !== req.id);
+      d.models.push({
+        id: req.id,
+        name: req.name,
+        source: req.source,
+        licenseUrl: req.licenseUrl,
+        files: [file('model', req.modelFile, v.value.model.fileBytes), file('mmproj', req.mmprojFile, v.value.mmproj?.fileBytes ?? 0)],
+        complete: true,
+        addedAt: new Date().toISOString(),
+      });
+      if (req.activate) d.active = req.id;
+      else d.active ??= req.id;
+    });
+    this.emit({ type: 'installed' });
+    return this.get(req.id);
+  }
+
   // ---------------------------------------------------------------- import
 
   /** Validates a local pair, then copies or links it into the models folder. */
