@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { createAttachmentStore, resolveAttachmentFile, type AttachmentStore, type AttachmentVariant } from '../attachments/attachment-store';
 import { ChatService } from '../chat/chat-service';
+import { EngineRegistry } from '../engine/engine-registry';
 import { HistoryStore } from '../store/history-store';
 import type { Engine } from '../engine/engine';
 import { contract, type Contract } from '../shared/contract';
@@ -46,7 +47,7 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
   const attachments = createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
-  const chat = new ChatService({ store: history, engine, attachments });
+  const chat = new ChatService({ store: history, engine, attachments, engines: new EngineRegistry({ local: engine, dataDir, secrets }) });
   const cleanups: (() => void | Promise<void>)[] = [];
   const handlers = createBackendHandlers({
     engine,

@@ -14,8 +14,9 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'conversations.create': async ({ title }) => history.createConversation(title),
     'conversations.get': async ({ id }) => history.getConversation(id),
     'conversations.rename': async ({ id, title }) => history.rename(id, title),
-    'conversations.settings': async ({ id, system, params }) => {
+    'conversations.settings': async ({ id, system, params, engineId }) => {
       history.updateSettings(id, { ...(system !== undefined ? { system } : {}), ...(params ? { params } : {}) });
+      if (engineId !== undefined) chat.setEngine(id, engineId);
       return history.getConversation(id);
     },
     'conversations.delete': async ({ id }) => {

@@ -3,6 +3,7 @@
 // FLUSH_MS, so a crash loses at most that much and the row reads "interrupted" on the next start.
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn } from '../engine/engine';
+import { EngineRegistry, type ResolvedEngine } from '../engine/engine-registry';
 import type { GenerationParams } from '../shared/contract';
 import type { ChatEvent, MessageAttachment, MessageStatus, MessageView } from '../shared/contracts/conversations';
 import { AppErrorException, toAppError } from '../shared/errors';
@@ -16,8 +17,11 @@ const DEFAULT_PARAMS: GenerationParams = { maxTokens: 512, temperature: 0.2, top
 
 export interface ChatServiceOptions {
   store: HistoryStore;
+  /** The local engine. */
   engine: Engine;
   attachments: AttachmentStore;
+  /** Local and remote engines, chosen per conversation; default: the local engine only (nothing saved). */
+  engines?: EngineRegistry;
   flushMs?: number;
 }
 
@@ -25,7 +29,7 @@ type Emit = (event: ChatEvent) => void;
 
 export class ChatService {
   private readonly store: HistoryStore;
-  private readonly engine: Engine;
+  readonly engines: EngineRegistry;
   private readonly attachments: AttachmentStore;
   private readonly flushMs: number;
   /** conversationId → stop switch of the answer being written there. */
@@ -35,7 +39,7 @@ export class ChatService {
 
   constructor(options: ChatServiceOptions) {
     this.store = options.store;
-    this.engine = options.engine;
+    this.engines = options.engines ?? new EngineRegistry({ local: options.engine });
     this.attachments = options.attachments;
     this.flushMs = options.flushMs ?? FLUSH_MS;
     this.interruptedAtStart = this.store.markInterrupted();
@@ -93,6 +97,14 @@ export class ChatService {
     await this.answer(user, emit, signal);
   }
 
+  /** null: the conversation follows the global default engine. */
+  setEngine(conversationId: string, engineId: string | null): void {
+    if (engineId !== null && !this.engines.has(engineId)) {
+      throw new AppErrorException({ code: 'NOT_FOUND', message: 'This engine does not exist (it may have been removed); choose another one' });
+    }
+    this.store.setEngine(conversationId, engineId);
+  }
+
   stop(conversationId: string): boolean {
     const running = this.running.get(conversationId);
     running?.abort();
@@ -126,6 +138,18 @@ export class ChatService {
     const out: MessageAttachment[] = [];
     for (const ref of refs) out.push({ ...(await this.attachments.info(ref.id)), name: ref.name });
     return out;
+  }
+
+  /** A conversation whose remote engine was removed goes back to the default, and is told so once. */
+  private async engineFor(conversationId: string, emit: Emit): Promise<ResolvedEngine> {
+    const chosen = this.store.summary(conversationId).engineId;
+    const target = await this.engines.resolve(chosen);
+    if (target.notice) {
+      this.store.setEngine(conversationId, null);
+      emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
+      emit({ type: 'notice', text: target.notice });
+    }
+    return target;
   }
 
   private async turnsFor(user: MessageView): Promise<EngineTurn[]> {
@@ -162,12 +186,15 @@ export class ChatService {
       const turns = await this.turnsFor(user);
       const settings = this.store.settings(conversationId);
       const params: GenerationParams = { ...DEFAULT_PARAMS, ...settings.params };
-      assistant = this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming' });
+      const target = await this.engineFor(conversationId, emit);
+      assistant = this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming', engine: target.answeredBy });
       emit({ type: 'message', message: assistant });
+      // No engine to ask (e.g. a remote one without its key): the answer says why, the question stays.
+      if (target.error) throw new AppErrorException(target.error);
       const messageId = assistant.id;
       timer = setInterval(flush, this.flushMs);
       const both = AbortSignal.any([signal, stopper.signal]);
-      const last = await this.engine.generate(
+      const last = await target.engine.generate(
         { conversationId, system: settings.system, turns, params },
         (event) => {
           if (event.type === 'delta') {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { ConversationSummary, MessageView } from '../shared/contracts/conversations';
+import { ENGINE_ID } from '../shared/contracts/engines';
 import { AppErrorException } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
 import { writeZip } from './zip-writer';
@@ -20,6 +21,11 @@ const exportedMessage = z.object({
   error: z.string().max(10_000).nullable().default(null),
   createdAt: z.number(),
   attachments: z.array(z.object({ id: z.string().regex(/^[a-f0-9]{64}$/), name: z.string().max(512) })).max(16),
+  /** Who wrote the answer (kept as history; engine ids of another machine mean nothing here). */
+  engine: z
+    .object({ id: z.string().max(64), kind: z.enum(['local', 'remote']), name: z.string().max(80), model: z.string().max(256).nullable() })
+    .nullable()
+    .default(null),
 });
 
 const exportSchema = z.object({
@@ -31,6 +37,7 @@ const exportSchema = z.object({
     params: z.object({ temperature: z.number().min(0).max(2).optional(), maxTokens: z.number().int().min(1).max(32_768).optional(), seed: z.number().int().min(-1).optional() }),
     createdAt: z.number(),
     activeKey: z.number().int().nullable(),
+    engineId: z.string().regex(ENGINE_ID).nullable().default(null),
   }),
   messages: z.array(exportedMessage).max(100_000),
   images: z.record(z.string().regex(/^[a-f0-9]{64}$/), z.object({ mimeType: z.string().max(64), data: z.string() })),
@@ -68,6 +75,7 @@ export async function exportConversation(store: HistoryStore, attachments: Attac
       params: view.conversation.params,
       createdAt: view.conversation.createdAt,
       activeKey: view.messages.at(-1)?.id ?? null,
+      engineId: view.conversation.engineId,
     },
     messages: all.map((m) => ({
       key: m.id,
@@ -78,6 +86,7 @@ export async function exportConversation(store: HistoryStore, attachments: Attac
       error: m.error,
       createdAt: m.createdAt,
       attachments: m.attachments.map((a) => ({ id: a.id, name: a.name })),
+      engine: m.engine,
     })),
     images,
   };
@@ -133,6 +142,8 @@ export async function importConversation(store: HistoryStore, attachments: Attac
   return store.db.transaction(() => {
     const conv = store.createConversation(doc.conversation.title);
     store.updateSettings(conv.id, { system: doc.conversation.system, params: doc.conversation.params });
+    // An engine unknown on this machine falls back to the default at the next answer, with a notice.
+    if (doc.conversation.engineId) store.setEngine(conv.id, doc.conversation.engineId);
     const newId = new Map<number, number>();
     // Parents before children, whatever order the file lists them in.
     const pending = [...doc.messages];
@@ -151,6 +162,7 @@ export async function importConversation(store: HistoryStore, attachments: Attac
           text: m.text,
           status: m.status === 'streaming' ? 'interrupted' : m.status,
           attachments: m.attachments.map((a) => ({ ...idMap.get(a.id)!, name: a.name })),
+          engine: m.engine,
         });
         if (m.error) store.finishMessage(added.id, { status: added.status, text: m.text, error: m.error });
         newId.set(m.key, added.id);

@@ -18,8 +18,13 @@ export interface RemoteEngineOptions {
   model: string;
   /** Send llama.cpp/vLLM's top_k; off for servers that reject unknown fields (OpenAI itself). */
   sendTopK?: boolean;
-  /** Per-request time limit for the response headers (the stream itself may run longer). */
+  /** Time limit for the connection check (load, listModels). */
   connectTimeoutMs?: number;
+  /**
+   * Time limit for an answer's response headers. Servers like ours send them with the first token,
+   * so this covers image encoding and prompt evaluation too; the stream itself may run longer.
+   */
+  headersTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -55,6 +60,19 @@ async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
 }
 
+/** fetch's own messages ("fetch failed") say nothing: name the cause a person can act on. */
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${Math.round(timeoutMs / 100) / 10} s`;
+  const code = e?.cause?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running, and is the port right?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was cut';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
+  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem (${code})`;
+  return e?.cause?.message ?? e?.message ?? String(err);
+}
+
 export class RemoteEngine implements Engine {
   private readonly listeners = new Set<(status: EngineStatus) => void>();
   private current: EngineStatus;
@@ -85,13 +103,25 @@ export class RemoteEngine implements Engine {
 
   /** The model lives on the server: this only checks that the endpoint answers and knows the key. */
   async load(_pair?: ModelPair): Promise<Result<EngineStatus>> {
+    const listed = await this.listModels();
+    if (!listed.ok) return this.fail(listed.error);
+    this.setStatus({ state: 'ready', message: `Remote: ${this.options.model} at ${this.host()}`, error: null });
+    return { ok: true, value: this.current };
+  }
+
+  /** GET {baseUrl}/models with the key: the model names the endpoint serves. */
+  async listModels(): Promise<Result<string[]>> {
+    const timeoutMs = this.options.connectTimeoutMs ?? 15_000;
     try {
-      const response = await this.fetch(`${this.baseUrl}/models`, { headers: this.headers() }, AbortSignal.timeout(this.options.connectTimeoutMs ?? 15_000));
-      if (!response.ok) return this.fail(await this.httpError(response));
-      this.setStatus({ state: 'ready', message: `Remote: ${this.options.model} at ${this.host()}`, error: null });
-      return { ok: true, value: this.current };
+      const response = await this.fetch(`${this.baseUrl}/models`, { headers: this.headers() }, AbortSignal.timeout(timeoutMs));
+      if (!response.ok) return { ok: false, error: await this.httpError(response) };
+      const body = (await response.json().catch(() => null)) as { data?: { id?: unknown }[] } | null;
+      if (!body || !Array.isArray(body.data)) {
+        return { ok: false, error: { code: 'MODEL_LOAD_FAILED', message: `${this.baseUrl}/models did not answer with a model list: is this the API's base URL (it usually ends in /v1)?` } };
+      }
+      return { ok: true, value: body.data.flatMap((m) => (typeof m.id === 'string' ? [m.id] : [])) };
     } catch (err) {
-      return this.fail({ code: 'MODEL_LOAD_FAILED', message: `Cannot reach the remote engine at ${this.host()}: ${(err as Error).message}` });
+      return { ok: false, error: { code: 'MODEL_LOAD_FAILED', message: `Cannot reach the remote engine at ${this.host()}: ${describeFetchError(err, timeoutMs)}` } };
     }
   }
 
@@ -140,16 +170,25 @@ export class RemoteEngine implements Engine {
     }
 
     onEvent({ type: 'phase', phase: usedPath ? 'encoding-image' : 'evaluating-prompt' });
+    const headersTimeoutMs = this.options.headersTimeoutMs ?? 120_000;
     let text = '';
     let firstAt: number | null = null;
     let finish: FinishReason = 'stop';
     let usage = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
     try {
-      const response = await this.fetch(
-        `${this.baseUrl}/${raw ? 'completions' : 'chat/completions'}`,
-        { method: 'POST', headers: { ...this.headers(), 'Content-Type': 'application/json', Accept: 'text/event-stream' }, body: JSON.stringify(body) },
-        signal,
-      );
+      // The time limit holds until the headers arrive; after that only the caller's signal stops the stream.
+      const headersDue = new AbortController();
+      const timer = setTimeout(() => headersDue.abort(new DOMException('headers timeout', 'TimeoutError')), headersTimeoutMs);
+      let response: Response;
+      try {
+        response = await this.fetch(
+          `${this.baseUrl}/${raw ? 'completions' : 'chat/completions'}`,
+          { method: 'POST', headers: { ...this.headers(), 'Content-Type': 'application/json', Accept: 'text/event-stream' }, body: JSON.stringify(body) },
+          signal ? AbortSignal.any([signal, headersDue.signal]) : headersDue.signal,
+        );
+      } finally {
+        clearTimeout(timer);
+      }
       if (!response.ok || !response.body) return { type: 'error', error: await this.httpError(response) };
       for await (const data of sseData(response.body)) {
         if (data === '[DONE]') break;
@@ -181,7 +220,7 @@ export class RemoteEngine implements Engine {
       }
     } catch (err) {
       if (!signal?.aborted) {
-        return { type: 'error', error: { code: 'GENERATION_FAILED', message: `The remote engine at ${this.host()} failed: ${(err as Error).message}` } };
+        return { type: 'error', error: { code: 'GENERATION_FAILED', message: `The remote engine at ${this.host()} failed: ${describeFetchError(err, headersTimeoutMs)}` } };
       }
       if (firstAt === null) return { type: 'error', error: { code: 'CANCELLED', message: 'Stopped before the answer started' } };
       finish = 'cancelled';

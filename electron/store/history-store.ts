@@ -3,6 +3,7 @@
 // better-sqlite3 is one writer in one process and each call is a short indexed query.
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import type { AnsweredBy } from '../shared/contracts/engines';
 import type {
   ConversationSettings,
   ConversationSummary,
@@ -24,6 +25,8 @@ export interface NewMessage {
   text: string;
   status: MessageStatus;
   attachments?: (Omit<MessageAttachment, 'name'> & { name?: string })[];
+  /** The engine that writes this answer. */
+  engine?: AnsweredBy | null;
 }
 
 interface ConversationRow {
@@ -35,6 +38,7 @@ interface ConversationRow {
   system: string;
   params: string;
   active_leaf_id: number | null;
+  engine_id: string | null;
 }
 
 interface MessageRow {
@@ -46,6 +50,7 @@ interface MessageRow {
   status: MessageStatus;
   error: string | null;
   stats: string | null;
+  engine: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -58,6 +63,7 @@ const summary = (r: ConversationRow): ConversationSummary => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   deletedAt: r.deleted_at,
+  engineId: r.engine_id,
 });
 
 /** Turns what a person types into an FTS5 query: every word must appear, the last one as a prefix. */
@@ -130,6 +136,12 @@ export class HistoryStore {
     this.db.prepare('UPDATE conversations SET system = ?, params = ? WHERE id = ?').run(next.system, JSON.stringify(next.params), id);
   }
 
+  /** null: the conversation follows the global default engine. */
+  setEngine(id: string, engineId: string | null): ConversationSummary {
+    if (this.db.prepare('UPDATE conversations SET engine_id = ? WHERE id = ?').run(engineId, id).changes === 0) throw notFound('This conversation');
+    return this.summary(id);
+  }
+
   trash(id: string): ConversationSummary {
     if (this.db.prepare('UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(this.now(), id).changes === 0) this.row(id);
     return this.summary(id);
@@ -169,8 +181,8 @@ export class HistoryStore {
       const t = this.now();
       const id = Number(
         this.db
-          .prepare('INSERT INTO messages (conversation_id, parent_id, role, text, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(m.conversationId, m.parentId, m.role, m.text, m.status, t, t).lastInsertRowid,
+          .prepare('INSERT INTO messages (conversation_id, parent_id, role, text, status, engine, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(m.conversationId, m.parentId, m.role, m.text, m.status, m.engine ? JSON.stringify(m.engine) : null, t, t).lastInsertRowid,
       );
       const addAtt = this.db.prepare('INSERT OR IGNORE INTO attachments (id, mime_type, byte_length, width, height) VALUES (?, ?, ?, ?, ?)');
       const link = this.db.prepare('INSERT INTO message_attachments (message_id, position, attachment_id, name) VALUES (?, ?, ?, ?)');
@@ -284,6 +296,7 @@ export class HistoryStore {
         status: r.status,
         error: r.error,
         stats: r.stats ? (JSON.parse(r.stats) as MessageStats) : null,
+        engine: r.engine ? (JSON.parse(r.engine) as AnsweredBy) : null,
         createdAt: r.created_at,
         updatedAt: r.updated_at,
         attachments: atts

@@ -104,6 +104,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    description: 'engine chosen per conversation (null: the global default) and the engine that wrote each answer',
+    up(db) {
+      db.exec(`
+        ALTER TABLE conversations ADD COLUMN engine_id TEXT;
+        ALTER TABLE messages ADD COLUMN engine TEXT;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

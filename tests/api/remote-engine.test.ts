@@ -1,6 +1,7 @@
 // The app's RemoteEngine pointed at this app's own OpenAI-compatible API on loopback: the same
 // answer as the local engine, streamed, with an image sent as a data: URL; stop and bad keys.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,28 @@ describe('RemoteEngine against the local API (loopback)', () => {
     if (done.type === 'done' && expected.type === 'done') {
       expect(done.text).toBe(expected.text);
       expect(done.usage.promptTokens).toBe(expected.usage.promptTokens);
+    }
+  });
+
+  it('gives up on a server that accepts the request and never answers, saying so; a stop while waiting is a stop', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const stuck = new RemoteEngine({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm', headersTimeoutMs: 300 });
+      const started = performance.now();
+      const timedOut = await stuck.generate(ask('Hello?'), () => undefined);
+      expect(timedOut).toEqual({ type: 'error', error: { code: 'GENERATION_FAILED', message: `The remote engine at 127.0.0.1:${port} failed: no answer within 0.3 s` } });
+      expect(performance.now() - started).toBeLessThan(3000);
+
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const stopped = await new RemoteEngine({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm' }).generate(ask('Hello?'), () => undefined, controller.signal);
+      expect(stopped).toMatchObject({ type: 'error', error: { code: 'CANCELLED' } });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -75,7 +75,7 @@ describe('schema and migrations', () => {
     const file = tempDb();
     openDatabase(file, { migrations: MIGRATIONS.slice(0, 3) }).db.close();
     const store = HistoryStore.open(file);
-    expect(store.db.pragma('user_version', { simple: true })).toBe(4);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const p = store.savePreset({ name: 'Alt text only', system: 'Write alt text.', params: { temperature: 0.1 } });
     expect(p.id).toMatch(/^user-/);
     expect(store.listPresets()).toEqual([{ ...p, builtin: false }]);
@@ -84,6 +84,27 @@ describe('schema and migrations', () => {
     expect(store.listPresets().map((x) => x.name)).toEqual(['Alt text']);
     expect(store.deletePreset(p.id)).toBe(true);
     expect(store.listPresets()).toEqual([]);
+    store.close();
+  });
+
+  it('migration 5 adds an engine choice per conversation (old ones follow the default) and the engine of each answer', () => {
+    const file = tempDb();
+    const v4 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 4) }).db;
+    v4.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c1', 'Old chat', 1, 1)").run();
+    v4.prepare("INSERT INTO messages (conversation_id, role, text, status, created_at, updated_at) VALUES ('c1', 'assistant', 'an old answer', 'complete', 1, 1)").run();
+    v4.close();
+
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(store.summary('c1').engineId).toBeNull();
+    expect(store.getConversation('c1').messages.map((m) => [m.text, m.engine])).toEqual([['an old answer', null]]);
+    expect(store.setEngine('c1', 'rabc123').engineId).toBe('rabc123');
+    expect(store.listConversations()[0]!.engineId).toBe('rabc123');
+    const by = { id: 'rabc123', kind: 'remote' as const, name: 'Fireworks', model: 'firellava-13b' };
+    const answer = store.addMessage({ conversationId: 'c1', parentId: null, role: 'assistant', text: 'new', status: 'complete', engine: by });
+    expect(store.message(answer.id).engine).toEqual(by);
+    expect(store.setEngine('c1', null).engineId).toBeNull();
+    expect(() => store.setEngine('nope', null)).toThrow(/does not exist/);
     store.close();
   });
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
 import type { FinishReason, GeneratePhase } from '../types';
+import { engineIdSchema, type AnsweredBy } from './engines';
 
 export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'interrupted' | 'error';
 
@@ -35,6 +36,8 @@ export interface MessageView {
   createdAt: number;
   updatedAt: number;
   attachments: MessageAttachment[];
+  /** The engine that wrote an answer (null for questions and answers from before engines were recorded). */
+  engine: AnsweredBy | null;
   /** This message among its siblings (same parent): regenerations and edits. ids are oldest first. */
   versions: { index: number; ids: number[] };
 }
@@ -57,6 +60,8 @@ export interface ConversationSummary {
   createdAt: number;
   updatedAt: number;
   deletedAt: number | null;
+  /** The engine chosen for this conversation; null follows the global default. */
+  engineId: string | null;
 }
 
 export interface ConversationView {
@@ -82,6 +87,8 @@ export type ChatEvent =
   | { type: 'phase'; phase: GeneratePhase }
   | { type: 'image'; attachmentId: string | null; ignoredAttachmentIds: string[] }
   | { type: 'delta'; messageId: number; text: string }
+  /** Something the user should know about this answer (e.g. its engine was removed: the default answered). */
+  | { type: 'notice'; text: string }
   /** The assistant message in its final state (complete, stopped or error). */
   | { type: 'finished'; message: MessageView };
 
@@ -107,7 +114,15 @@ export const conversationsContract = {
   'conversations.get': call<ConversationView>()(z.object({ id: conversationId }).strict()),
   'conversations.rename': call<ConversationSummary>()(z.object({ id: conversationId, title: z.string().trim().min(1).max(200) }).strict()),
   'conversations.settings': call<ConversationView>()(
-    z.object({ id: conversationId, system: z.string().max(20_000).optional(), params: settingsParams.optional() }).strict(),
+    z
+      .object({
+        id: conversationId,
+        system: z.string().max(20_000).optional(),
+        params: settingsParams.optional(),
+        /** null: follow the global default engine. */
+        engineId: engineIdSchema.nullable().optional(),
+      })
+      .strict(),
   ),
   /** Moves to the trash; `conversations.restore` undoes it. */
   'conversations.delete': call<ConversationSummary>()(z.object({ id: conversationId }).strict()),
