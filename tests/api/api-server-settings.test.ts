@@ -274,6 +274,14 @@ describe('local API server (desktop settings)', () => {
     expect(status.warning).toMatch(/listens on 0\.0\.0\.0: other computers that can reach this one can use the model with the key/);
     const key = await app.key();
     expect((await clientFor(status.baseUrl!, key).models.list()).data).toHaveLength(1);
+    // Other computers call it by this machine's address; a foreign name (DNS rebinding) is refused.
+    const port = Number(new URL(status.baseUrl!).port);
+    const lan = Object.values(os.networkInterfaces())
+      .flatMap((l) => l ?? [])
+      .find((a) => a.family === 'IPv4' && !a.internal);
+    if (lan) expect((await raw(port, { path: '/v1/models', headers: { Host: `${lan.address}:${port}`, Authorization: `Bearer ${key}` } })).status).toBe(200);
+    const foreign = await raw(port, { path: '/v1/models', headers: { Host: `evil.example:${port}`, Authorization: `Bearer ${key}` } });
+    expect(foreign.status).toBe(403);
     const back = value(await app.configure({ host: '127.0.0.1' }));
     expect(back.warning).toBeNull();
     expect(back.running).toBe(true);
