@@ -10,6 +10,7 @@ import type {
   Preset,
   SearchHit,
 } from '../../../electron/shared/contracts/conversations';
+import type { EngineEntry, EngineList } from '../../../electron/shared/contracts/engines';
 import type { EngineStatus, GeneratePhase } from '../../../electron/shared/types';
 import { engineReadableBytes, MAX_IMAGE_BYTES } from './images';
 
@@ -39,6 +40,9 @@ export const PHASE_TEXT: Record<GeneratePhase, string> = {
 
 type StreamName = 'messages.send' | 'messages.regenerate' | 'messages.edit';
 
+/** Sent by the remote engine settings after a change, so the chat's engine list follows. */
+export const ENGINES_CHANGED = 'firellava:engines-changed';
+
 export class ChatState {
   status = $state<EngineStatus | null>(null);
   connectionError = $state<string | null>(null);
@@ -59,14 +63,28 @@ export class ChatState {
   pending = $state<PendingImage[]>([]);
   attaching = $state(0);
   presets = $state<Preset[]>([]);
+  engines = $state<EngineList | null>(null);
+  /** Why this conversation's answer came from another engine than chosen; stays until the next answer. */
+  engineNotice = $state<string | null>(null);
 
   readonly currentId = $derived(this.view?.conversation.id ?? null);
   readonly ready = $derived(this.status?.state === 'ready');
+  /** The engine the next answer in this conversation comes from (the default when none is chosen or it was removed). */
+  readonly currentEngine = $derived.by((): EngineEntry | null => {
+    const list = this.engines;
+    if (!list) return null;
+    const chosen = this.view?.conversation.engineId ?? null;
+    return list.engines.find((e) => e.id === chosen) ?? list.engines.find((e) => e.id === list.defaultEngineId) ?? null;
+  });
+  /** A remote engine does not need the local model. */
+  readonly answerReady = $derived(this.ready || this.currentEngine?.kind === 'remote');
   readonly sendBlockedReason = $derived.by((): string | null => {
     if (this.connectionError) return 'Not connected to the backend';
-    if (!this.status || this.status.state === 'no-model') return 'No model is loaded';
-    if (this.status.state === 'loading') return 'The model is still loading';
-    if (this.status.state === 'error') return 'The model failed to load';
+    if (this.currentEngine?.kind !== 'remote') {
+      if (!this.status || this.status.state === 'no-model') return 'No model is loaded';
+      if (this.status.state === 'loading') return 'The model is still loading';
+      if (this.status.state === 'error') return 'The model failed to load';
+    }
     if (this.generating) return 'Wait for the answer or stop it';
     if (this.attaching > 0) return 'The image is still being checked';
     if (this.draft.trim() === '' && this.pending.length === 0) return 'Write a message or attach an image';
@@ -101,7 +119,11 @@ export class ChatState {
     connect();
     void this.refreshList();
     void this.loadPresets();
+    void this.loadEngines();
+    const onEnginesChanged = (): void => void this.loadEngines();
+    window.addEventListener(ENGINES_CHANGED, onEnginesChanged);
     return () => {
+      window.removeEventListener(ENGINES_CHANGED, onEnginesChanged);
       this.#stopped = true;
       clearTimeout(this.#retry);
       this.#watch?.cancel();
@@ -309,13 +331,18 @@ export class ChatState {
     this.notice = { text: `Imported “${imported.title || 'New chat'}”.` };
   }
 
+  async loadEngines(): Promise<void> {
+    const r = await this.client.call('engines.list', {});
+    if (r.ok) this.engines = r.value;
+  }
+
   async loadPresets(): Promise<void> {
     const list = await this.call(this.client.call('presets.list', {}));
     if (list) this.presets = list;
   }
 
   /** Settings belong to a conversation: a new chat is created first so they have a home. */
-  async applySettings(settings: Partial<ConversationSettings>): Promise<boolean> {
+  async applySettings(settings: Partial<ConversationSettings> & { engineId?: string | null }): Promise<boolean> {
     let id = this.currentId;
     if (!id) {
       const created = await this.call(this.client.call('conversations.create', {}));
@@ -357,6 +384,7 @@ export class ChatState {
     let saved = false;
     this.error = null;
     this.notice = null;
+    this.engineNotice = null;
     this.generating = true;
     this.phase = 'queued';
     this.focusMessageId = null;
@@ -391,6 +419,7 @@ export class ChatState {
           this.view = { conversation: { ...event.conversation, system: '', params: {} }, messages: [] };
         } else {
           this.view.conversation.title = event.conversation.title;
+          this.view.conversation.engineId = event.conversation.engineId;
         }
         if (!this.conversations.some((c) => c.id === event.conversation.id)) this.conversations.unshift(event.conversation);
         break;
@@ -403,6 +432,10 @@ export class ChatState {
         this.phase = event.phase;
         break;
       case 'image':
+        break;
+      case 'notice':
+        this.engineNotice = event.text;
+        this.notice = { text: event.text };
         break;
       case 'delta':
         this.phase = 'generating';

@@ -1,0 +1,104 @@
+// A remote engine from the UI, in Debian Chromium: `firellava serve` with the tiny models, and as
+// the "remote" that same server's own OpenAI-compatible /v1 with the serve key. Add it in App
+// settings (test first), choose it for a conversation, send an image and see the streamed answer
+// labelled as remote.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getFixtures, type Fixtures } from '../helpers/fixtures';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+
+/** The machine is shared and loaded: UI round trips can take seconds. */
+const SLOW = { timeout: 20_000 };
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chromium', () => {
+  let fixtures: Fixtures;
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  let tmp: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    fixtures = await getFixtures();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-remote-ui-'));
+    served = await startServer(fixtures.pair, path.join(tmp, 'data'));
+    browser = await launchChromium(tmp);
+    page = await browser.newPage();
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+    });
+    await page.goto(served.url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (served && served.child.exitCode === null) expect(await stopServer(served), served.stderr()).toBe(0);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('adds the serve instance\'s own /v1 as a remote engine after a successful test; the key never comes back', async () => {
+    await page.getByRole('button', { name: 'App settings' }).click();
+    const remote = page.getByRole('region', { name: 'Remote engines' });
+    await remote.getByRole('list', { name: 'Engines' }).waitFor(SLOW);
+    expect(await remote.textContent()).toMatch(/keys are kept in memory until this server stops/);
+    const form = remote.getByRole('form', { name: 'Add a remote engine' });
+    await form.getByLabel('Name').fill('Loopback FireLLaVA');
+    await form.getByLabel('Base URL').fill(`${served.origin}/v1`);
+    await form.getByLabel('Model').fill('firellava-13b');
+
+    // A wrong key first: the test says so in words.
+    await form.getByLabel('API key').fill('not-the-right-key');
+    await form.getByRole('button', { name: 'Test connection' }).click();
+    await expect.poll(() => form.getByTestId('engine-test').textContent(), SLOW).toMatch(/refused the request \(401\)/);
+    await form.getByLabel('API key').fill(served.key);
+    await form.getByRole('button', { name: 'Test connection' }).click();
+    await expect.poll(() => form.getByTestId('engine-test').textContent(), SLOW).toMatch(/^Connected: the key was accepted and it serves /);
+
+    await form.getByRole('button', { name: 'Add engine' }).click();
+    const item = remote.getByRole('listitem').filter({ hasText: 'Loopback FireLLaVA' });
+    await expect.poll(() => item.textContent(), SLOW).toContain('key saved: yes');
+    expect(await form.getByLabel('API key').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(served.key);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog', { name: 'App settings' }).count(), SLOW).toBe(0);
+  });
+
+  it('chooses it for a conversation and streams an answer to an image, labelled as remote', async () => {
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    const settings = page.getByRole('region', { name: 'Conversation settings' });
+    await settings.getByLabel('Engine').selectOption({ label: 'Remote · Loopback FireLLaVA' });
+    await settings.getByRole('button', { name: 'Apply to this conversation' }).click();
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Remote · Loopback FireLLaVA$/);
+
+    await page.getByRole('form', { name: 'Write a message' }).locator('input[type=file]').setInputFiles(fixtures.images.png32);
+    await page.getByRole('img', { name: /Attached image/ }).waitFor(SLOW);
+    await page.getByTestId('messages').evaluate((el) => {
+      const w = window as unknown as { answerUpdates: number };
+      w.answerUpdates = 0;
+      new MutationObserver(() => w.answerUpdates++).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByLabel('Message', { exact: true }).fill('What is in this picture?');
+    const send = page.getByRole('button', { name: 'Send' });
+    await send.click();
+    const answer = page.locator('article.assistant');
+    await expect.poll(async () => (await answer.locator('.markdown').textContent())?.length ?? 0, SLOW).toBeGreaterThan(0);
+    await send.waitFor(SLOW); // Stop turns back into Send when the answer ends
+    expect(await answer.getAttribute('data-status')).toBe('complete');
+    const by = answer.getByTestId('answered-by');
+    expect(await by.textContent()).toBe('Remote · Loopback FireLLaVA');
+    expect(await by.getAttribute('data-kind')).toBe('remote');
+    expect(await page.evaluate(() => (window as unknown as { answerUpdates: number }).answerUpdates)).toBeGreaterThan(1);
+    expect(await page.locator('figcaption').first().textContent()).toContain('seen by the model');
+    expect(await page.getByRole('alert').allTextContents()).toEqual([]);
+  });
+
+  it('had no script errors', () => {
+    expect(problems).toEqual([]);
+  });
+});
