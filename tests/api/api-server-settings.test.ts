@@ -24,7 +24,8 @@ import { raw } from '../helpers/raw-http';
 class FakeSafeStorage implements SafeStorageLike {
   available = true;
   isEncryptionAvailable = () => this.available;
-  getSelectedStorageBackend = () => 'gnome_libsecret';
+  backend = 'gnome_libsecret';
+  getSelectedStorageBackend = () => this.backend;
   encryptString = (plain: string) => Buffer.concat([Buffer.from('v10'), Buffer.from(plain, 'utf8').map((b) => b ^ 0x5a)]);
   decryptString = (data: Buffer) => {
     if (data.subarray(0, 3).toString() !== 'v10') throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
@@ -321,5 +322,35 @@ describe('local API server (desktop settings)', () => {
     const unlocked = start(dataDir, createFileSecretStore(file, safe));
     expect(await unlocked.key()).toBe(saved);
     await unlocked.close();
+  });
+
+  it('a keychain without real encryption (Linux basic_text): the key stays in memory, never written, and rotates there', async () => {
+    const dataDir = path.join(tmp, 'basic-text');
+    const safe = new FakeSafeStorage();
+    safe.backend = 'basic_text';
+    const app = start(dataDir, createFileSecretStore(path.join(dataDir, 'secrets.json'), safe));
+    const status = await app.status();
+    expect(status.keyStorage).toBe('memory');
+    expect(status.notices).toEqual([expect.stringMatching(/could not be saved in the system keychain .*; it is kept in memory until the app quits/)]);
+    const key = await app.key();
+    const rotated = await app.rotate();
+    expect(await app.key()).not.toBe(key);
+    expect(rotated.keyStorage).toBe('memory');
+    expect(existsSync(path.join(dataDir, 'secrets.json'))).toBe(false);
+    await app.close();
+  });
+
+  it('a rotation the keychain cannot save is refused and the saved key keeps working', async () => {
+    const dataDir = path.join(tmp, 'rotate-fails');
+    const safe = new FakeSafeStorage();
+    const app = start(dataDir, createFileSecretStore(path.join(dataDir, 'secrets.json'), safe));
+    const key = await app.key();
+    safe.backend = 'basic_text';
+    const r = await app.call('apiServer.rotateKey');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.message).toMatch(/The new key could not be saved in the keychain .*; the current key still works/);
+    expect(await app.key()).toBe(key);
+    expect((await app.status()).keyStorage).toBe('keychain');
+    await app.close();
   });
 });
