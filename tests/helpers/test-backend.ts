@@ -93,6 +93,11 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'apiServer.configure': { port: 80 },
   'apiServer.rotateKey': { key: 'mine' },
   'apiServer.revealKey': 'all',
+  'convert.plan': { repo: 'no-slash' },
+  'convert.start': { quant: 'Q4 0' },
+  'convert.cancel': { now: true },
+  'convert.discard': { revision: '../x' },
+  'convert.watch': { all: 1 },
 };
 
 export const GOOD_GENERATE = {
