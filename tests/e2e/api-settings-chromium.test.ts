@@ -94,6 +94,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server sett
     await expect.poll(shownKey, SLOW).not.toBe(oldKey);
     const newKey = (await shownKey())!;
     expect(newKey).toMatch(/^fl-[A-Za-z0-9_-]{32}$/);
+    // Copy puts the whole key on the clipboard even while it is hidden.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.origin });
+    await api.getByRole('button', { name: 'Hide' }).click();
+    expect(await shownKey()).toBe(`fl-…${newKey.slice(-4)}`);
+    await api.getByRole('button', { name: 'Copy', exact: true }).click();
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), SLOW).toBe(newKey);
 
     await expect(ask(oldClient)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     expect((await ask(new OpenAI({ baseURL: baseUrl, apiKey: newKey, maxRetries: 0, timeout: 20_000 }))).choices).toHaveLength(1);
