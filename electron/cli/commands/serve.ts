@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import pkg from '../../../package.json';
 import { createOpenAiApi } from '../../api/openai-api';
-import { createAttachmentStore } from '../../attachments/attachment-store';
 import { createBackend } from '../../backend/backend';
 import { createLocalEngine } from '../../engine/engine-host';
 import { generateApiKey } from '../../server/auth';
@@ -85,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       // The OpenAI-compatible API, always on under /v1 with the same key.
       api: createOpenAiApi({
         engine,
-        attachments: createAttachmentStore(dataDir),
+        attachments: backend.attachments,
         apiKey,
         allowedHosts: [...(values['allowed-host'] ?? []), values.host],
         corsOrigins: values['api-cors-origin'] ?? [],
