@@ -148,7 +148,7 @@ describe('conversations answered by a remote engine', () => {
     expect(view.messages.map((m) => [m.role, m.engine?.kind ?? null])).toEqual([['user', null], ['assistant', 'remote'], ['user', null], ['assistant', 'local']]);
     // The engine each answer came from survives export and import.
     const exported = await h()['conversations.export']({ id: conversation.id, format: 'json' }, ctx);
-    const imported = await h()['conversations.import']({ data: exported.data }, ctx);
+    const imported = await h()['conversations.import']({ data: new Uint8Array(exported.data) }, ctx);
     expect((await h()['conversations.get']({ id: imported.id }, ctx)).messages.map((m) => m.engine?.name ?? null)).toEqual([null, 'Short-lived', null, 'This computer']);
   });
 });

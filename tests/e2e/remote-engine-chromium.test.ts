@@ -45,7 +45,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     await page.getByRole('button', { name: 'App settings' }).click();
     const remote = page.getByRole('region', { name: 'Remote engines' });
     await remote.getByRole('list', { name: 'Engines' }).waitFor(SLOW);
-    expect(await remote.textContent()).toMatch(/keys are kept in memory until this server stops/);
+    expect(await remote.textContent()).toMatch(/keys are kept in memory only and must be entered again after a restart/);
     const form = remote.getByRole('form', { name: 'Add a remote engine' });
     await form.getByLabel('Name').fill('Loopback FireLLaVA');
     await form.getByLabel('Base URL').fill(`${served.origin}/v1`);
