@@ -98,6 +98,27 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     expect(await page.getByRole('alert').allTextContents()).toEqual([]);
   });
 
+  it('removing the engine in App settings: the next answer comes from the default engine, with a notice', async () => {
+    await page.getByRole('button', { name: 'App settings' }).click();
+    const remote = page.getByRole('region', { name: 'Remote engines' });
+    await remote.getByRole('button', { name: 'Remove Loopback FireLLaVA' }).click();
+    await expect.poll(() => remote.getByRole('listitem').count(), SLOW).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local/);
+
+    await page.getByLabel('Message', { exact: true }).fill('And now?');
+    const send = page.getByRole('button', { name: 'Send' });
+    await send.click();
+    await expect.poll(() => page.getByTestId('engine-notice').textContent(), SLOW).toMatch(/was removed; it now uses the default engine \(This computer\)/);
+    const answers = page.locator('article.assistant');
+    await expect.poll(() => answers.count(), SLOW).toBe(2);
+    await expect.poll(() => answers.nth(1).getAttribute('data-status'), SLOW).toBe('complete');
+    expect(await answers.nth(1).getByTestId('answered-by').textContent()).toBe('Local');
+    // The earlier answer keeps its remote label.
+    expect(await answers.nth(0).getByTestId('answered-by').textContent()).toBe('Remote · Loopback FireLLaVA');
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
+  });
+
   it('had no script errors', () => {
     expect(problems).toEqual([]);
   });
