@@ -1,7 +1,9 @@
 // Installed models: <dataDir>/models/registry.json plus one folder per model holding its two
-// GGUF files. The registry is rewritten atomically (temp + rename) under a lock, so a crash
-// never leaves half a JSON file and concurrent updates in one process never lose each other.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// GGUF files. The registry is rewritten atomically (temp + rename), so a crash never leaves half a
+// JSON file. Updates are serialised within the process and, through a lock file, across processes
+// (`firellava pull` while the app runs), so neither loses the other's change.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelFileRole } from '../shared/contracts/models';
 
@@ -37,14 +39,84 @@ interface RegistryData {
   models: RegistryEntry[];
 }
 
+export interface RegistryLockOptions {
+  /** How long update() waits for another process's lock before giving up. */
+  waitMs?: number;
+  /** A lock older than this is left over from a crash (an update takes milliseconds). */
+  staleMs?: number;
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
 export class ModelRegistry {
   readonly modelsDir: string;
   private readonly file: string;
+  private readonly lockFile: string;
   private lock: Promise<unknown> = Promise.resolve();
+  private readonly waitMs: number;
+  private readonly staleMs: number;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: RegistryLockOptions = {}) {
     this.modelsDir = path.join(dataDir, 'models');
     this.file = path.join(this.modelsDir, 'registry.json');
+    this.lockFile = `${this.file}.lock`;
+    this.waitMs = options.waitMs ?? 10_000;
+    this.staleMs = options.staleMs ?? 30_000;
+  }
+
+  /** Takes the cross-process lock file; returns its release. */
+  private async acquireFileLock(): Promise<() => Promise<void>> {
+    const deadline = Date.now() + this.waitMs;
+    const token = randomBytes(8).toString('hex');
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        const handle = await open(this.lockFile, 'wx');
+        await handle.writeFile(JSON.stringify({ pid: process.pid, token }));
+        await handle.close();
+        return async () => {
+          // Only our own lock: a stale-lock takeover by another process must not be undone here.
+          const held = await readFile(this.lockFile, 'utf8').catch(() => '');
+          if (held.includes(token)) await rm(this.lockFile, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = await this.lockHolder();
+      if (holder.stale) {
+        await rm(this.lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `The model registry is being changed by another FireLLaVA process${holder.pid ? ` (pid ${holder.pid})` : ''}; try again, or remove ${this.lockFile} if no other FireLLaVA is running`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** Who holds the lock file, and whether it was left behind by a process that is gone. */
+  private async lockHolder(): Promise<{ pid: number | null; stale: boolean }> {
+    let pid: number | null = null;
+    try {
+      const text = await readFile(this.lockFile, 'utf8');
+      pid = (JSON.parse(text) as { pid?: unknown }).pid as number;
+      if (!Number.isInteger(pid) || pid <= 0) pid = null;
+    } catch {
+      // Being written right now, or already gone: judge by age below.
+    }
+    const age = await stat(this.lockFile).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    return { pid, stale: (pid !== null && !isAlive(pid)) || age > this.staleMs };
   }
 
   dirOf(id: string): string {
@@ -70,13 +142,24 @@ export class ModelRegistry {
   /** Serialised read-modify-write. */
   update<T>(fn: (data: RegistryData) => T | Promise<T>): Promise<T> {
     const run = this.lock.then(async () => {
-      const data = await this.read();
-      const result = await fn(data);
       await mkdir(this.modelsDir, { recursive: true });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(data, null, 2));
-      await rename(tmp, this.file);
-      return result;
+      const release = await this.acquireFileLock();
+      try {
+        // Read under the lock: another process may have changed the file since our last read.
+        const data = await this.read();
+        const result = await fn(data);
+        const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
+        try {
+          await writeFile(tmp, JSON.stringify(data, null, 2));
+          await rename(tmp, this.file);
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        }
+        return result;
+      } finally {
+        await release();
+      }
     });
     this.lock = run.catch(() => undefined);
     return run;
