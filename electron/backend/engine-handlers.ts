@@ -6,7 +6,7 @@ import type { BackendDeps } from './handlers';
 
 export function createEngineHandlers(deps: BackendDeps): Handlers<typeof enginesContract> {
   // Transport tests build handlers without a chat service: a registry of their own, saved nowhere.
-  const registry = deps.chat?.engines ?? new EngineRegistry({ local: deps.engine, secrets: deps.secrets });
+  const registry = deps.chat?.engines ?? new EngineRegistry({ local: deps.engine });
   return {
     'engines.list': () => registry.list(),
     'engines.addRemote': (input) => registry.addRemote(input),

@@ -88,7 +88,12 @@ export class EngineRegistry {
     this.assertUniqueName(config.name, null);
     // Key first: a configuration without its key would only fail later.
     await this.setKey(config.id, input.key);
-    this.save({ ...this.state, remotes: [...this.state.remotes, config] });
+    try {
+      this.save({ ...this.state, remotes: [...this.state.remotes, config] });
+    } catch (err) {
+      await this.deleteKey(config.id);
+      throw err;
+    }
     return this.entry(config);
   }
 
@@ -115,8 +120,7 @@ export class EngineRegistry {
       defaultEngineId: this.state.defaultEngineId === id ? LOCAL_ENGINE_ID : this.state.defaultEngineId,
       remotes: this.state.remotes.filter((r) => r.id !== id),
     });
-    this.memoryKeys.delete(id);
-    await this.secrets?.delete(secretName(id)).catch(() => false);
+    await this.deleteKey(id);
     return this.list();
   }
 
@@ -208,6 +212,11 @@ export class EngineRegistry {
   private async setKey(id: string, key: string): Promise<void> {
     if (this.secrets) await this.secrets.set(secretName(id), key);
     else this.memoryKeys.set(id, key);
+  }
+
+  private async deleteKey(id: string): Promise<void> {
+    this.memoryKeys.delete(id);
+    await this.secrets?.delete(secretName(id)).catch(() => false);
   }
 
   private load(): void {

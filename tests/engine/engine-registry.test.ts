@@ -14,7 +14,7 @@ import { FakeEngine } from '../helpers/fake-engine';
 const safeStorage: SafeStorageLike = {
   isEncryptionAvailable: () => true,
   getSelectedStorageBackend: () => 'gnome_libsecret',
-  encryptString: (plain) => Buffer.from(plain, 'utf8').map((b) => b ^ 0x5a),
+  encryptString: (plain) => Buffer.from(Buffer.from(plain, 'utf8').map((b) => b ^ 0x5a)),
   decryptString: (data) => Buffer.from(data.map((b) => b ^ 0x5a)).toString('utf8'),
 };
 
