@@ -1,12 +1,12 @@
 // LLaVA-1.5 Hugging Face checkpoint -> the GGUF pair the engine runs: a "llama" language model
-// (F32/F16/Q8_0/Q4_0) and a "clip" mmproj with the mlp projector (F16). Tensors stream one row
+// (F32/F16/Q8_0/Q4_0/Q4_K_M) and a "clip" mmproj with the mlp projector (F16). Tensors stream one row
 // block at a time from the shards through the quantizer into GgufWriter, so memory stays at a
 // few chunk buffers whatever the model size. Keys and tensor names follow llama.cpp
 // (convert_hf_to_gguf.py, tools/mtmd) and match electron/fixtures/tiny-llava.ts.
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { GgmlType, tensorByteSize } from '../gguf/ggml-types';
+import { GgmlType, LlamaFileType, tensorByteSize } from '../gguf/ggml-types';
 import { GgufWriter, kv, type GgufTensorSpec } from '../gguf/gguf-writer';
 import type { GgufKv } from '../gguf/gguf-reader';
 import { validateModelPair } from '../engine/model-validator';
@@ -18,11 +18,17 @@ import { llamaMetadata } from '../gguf/llama-metadata';
 
 export { permuteRotaryRows };
 
-export const QUANTS = ['f32', 'f16', 'q8_0', 'q4_0'] as const;
+export const QUANTS = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m'] as const;
 export type Quant = (typeof QUANTS)[number];
 
 /** llama_ftype numbers for general.file_type. */
-const FILE_TYPE: Record<Quant, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+const FILE_TYPE: Record<Quant, number> = {
+  f32: LlamaFileType.ALL_F32,
+  f16: LlamaFileType.MOSTLY_F16,
+  q4_0: LlamaFileType.MOSTLY_Q4_0,
+  q8_0: LlamaFileType.MOSTLY_Q8_0,
+  q4_k_m: LlamaFileType.MOSTLY_Q4_K_M,
+};
 
 /** FireLLaVA's conversation format (what electron/engine/prompt-format.ts builds), for other tools. */
 export const FIRELLAVA_CHAT_TEMPLATE =
@@ -95,13 +101,38 @@ function ggufDims(shape: number[]): number[] {
   return shape.length === 0 ? [1] : [...shape].reverse();
 }
 
-function textType(quant: Quant, name: string, dims: number[]): number {
+/** llama.cpp's use_more_bits: the first and last eighth of the layers and every third between. */
+export function useMoreBits(layer: number, layers: number): boolean {
+  const e = Math.floor(layers / 8);
+  return layer < e || layer >= Math.floor((7 * layers) / 8) || (layer - e) % 3 === 2;
+}
+
+/**
+ * What llama-quantize does when a row length is not a whole number of the type's blocks
+ * (tensor_type_fallback): Q4_K -> Q5_0, Q6_K -> Q8_0, and F16 when even 32 does not divide it.
+ */
+function withFallback(type: number, rowLength: number): number {
+  if (type === GgmlType.Q4_K || type === GgmlType.Q6_K) {
+    if (rowLength % 256 === 0) return type;
+    type = type === GgmlType.Q4_K ? GgmlType.Q5_0 : GgmlType.Q8_0;
+  }
+  return rowLength % 32 === 0 ? type : GgmlType.F16;
+}
+
+/** Type of a language-model tensor; `layer` of `layers` for blk.N tensors. */
+export function textType(quant: Quant, name: string, dims: number[], layer = 0, layers = 1): number {
   if (dims.length < 2 || quant === 'f32') return GgmlType.F32;
   if (quant === 'f16') return GgmlType.F16;
-  if ((dims[0] as number) % 32 !== 0) return GgmlType.F16;
-  // llama.cpp keeps the output head at higher precision in 4-bit files (Q6_K there; Q8_0 here).
-  if (quant === 'q4_0') return name === 'output.weight' ? GgmlType.Q8_0 : GgmlType.Q4_0;
-  return GgmlType.Q8_0;
+  const rowLength = dims[0] as number;
+  if (quant === 'q8_0') return withFallback(GgmlType.Q8_0, rowLength);
+  // Q4_0 files keep the output head in Q8_0 (llama.cpp uses Q6_K there).
+  if (quant === 'q4_0') return withFallback(name === 'output.weight' ? GgmlType.Q8_0 : GgmlType.Q4_0, rowLength);
+  // Q4_K_M as llama.cpp's llama_tensor_get_type picks it for LLaMA (no importance matrix): the
+  // head in Q6_K (Q8_0 when its rows are not whole super-blocks), attn_v and ffn_down in Q6_K on
+  // the use_more_bits layers, everything else (token_embd included: the head is not tied) Q4_K.
+  if (name === 'output.weight') return withFallback(rowLength % 256 === 0 ? GgmlType.Q6_K : GgmlType.Q8_0, rowLength);
+  if ((name.endsWith('.attn_v.weight') || name.endsWith('.ffn_down.weight')) && useMoreBits(layer, layers)) return withFallback(GgmlType.Q6_K, rowLength);
+  return withFallback(GgmlType.Q4_K, rowLength);
 }
 
 function planText(m: LlavaCheckpoint, quant: Quant): TensorJob[] {
@@ -109,14 +140,16 @@ function planText(m: LlavaCheckpoint, quant: Quant): TensorJob[] {
   const hd = h.hidden / h.heads;
   const kvDim = hd * h.kvHeads;
   const jobs: TensorJob[] = [];
+  let layer = 0;
   const add = (name: string, srcName: string, shape: number[], permuteHeads?: number): void => {
     const src = requireTensor(c, srcName);
     expectShape(src, shape);
     const dims = ggufDims(shape);
-    jobs.push({ name, dims, type: textType(quant, name, dims), src, ...(permuteHeads ? { permuteHeads } : {}) });
+    jobs.push({ name, dims, type: textType(quant, name, dims, layer, h.layers), src, ...(permuteHeads ? { permuteHeads } : {}) });
   };
   add('token_embd.weight', `${L.lm}embed_tokens.weight`, [h.vocab, h.hidden]);
   for (let i = 0; i < h.layers; i++) {
+    layer = i;
     const p = `${L.lm}layers.${i}.`;
     const b = `blk.${i}.`;
     add(`${b}attn_norm.weight`, `${p}input_layernorm.weight`, [h.hidden]);
@@ -207,7 +240,7 @@ function textMetadata(m: LlavaCheckpoint, quant: Quant): GgufKv[] {
     kv.str('tokenizer.chat_template', FIRELLAVA_CHAT_TEMPLATE),
   ];
   if (vocab.padId !== null) out.push(kv.u32('tokenizer.ggml.padding_token_id', vocab.padId));
-  if (quant === 'q8_0' || quant === 'q4_0') out.push(kv.u32('general.quantization_version', 2));
+  if (quant !== 'f32' && quant !== 'f16') out.push(kv.u32('general.quantization_version', 2));
   return out;
 }
 

@@ -1,9 +1,9 @@
 // Quantizing is CPU-bound (disk is faster than one core), so chunks are encoded by a pool of
 // worker threads while the converter keeps reading. Results come back in submission order.
 import { Worker } from 'node:worker_threads';
+import { tensorByteSize } from '../gguf/ggml-types';
 import { decodeToF32, type SafetensorsDtype } from './safetensors';
-import { encodeAs } from './quantize';
-import { permuteRotaryRows } from './permute';
+import { encodeRowInto } from './quantize';
 
 export interface EncodeTask {
   dtype: SafetensorsDtype;
@@ -12,16 +12,37 @@ export interface EncodeTask {
   raw: Uint8Array;
   rows: number;
   rowLength: number;
-  /** Rows per head to permute for rotary (0: none). */
+  /** Rows per head to permute for rotary (0: none; see permute.ts). */
   headDim: number;
 }
 
-/** What a pool worker does with one task; also used on the caller's thread when there is no pool. */
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+let scratch = new Float32Array(0);
+
+/**
+ * What a pool worker does with one task; also used on the caller's thread when there is no pool.
+ * Row by row through one reused float32 row (it stays in cache, and nothing chunk-sized is
+ * allocated but the output); the rotary permutation only changes which source row is read.
+ */
 export function encodeTask(t: EncodeTask): Uint8Array {
-  let values = new Float32Array(t.rows * t.rowLength);
-  decodeToF32(t.dtype, t.raw, values);
-  if (t.headDim) values = permuteRotaryRows(values, t.rows, t.rowLength, t.headDim);
-  return encodeAs(t.type, values);
+  const inRow = t.rowLength * DTYPE_BYTES[t.dtype];
+  const outRow = tensorByteSize(t.type, [t.rowLength]);
+  const out = new Uint8Array(outRow * t.rows);
+  if (scratch.length < t.rowLength) scratch = new Float32Array(t.rowLength);
+  const row = scratch.length === t.rowLength ? scratch : scratch.subarray(0, t.rowLength);
+  const half = t.headDim / 2;
+  if (t.headDim && (t.rows % t.headDim !== 0 || t.headDim % 2 !== 0)) throw new RangeError(`${t.rows} rows are not whole heads of ${t.headDim}`);
+  for (let r = 0; r < t.rows; r++) {
+    let from = r;
+    if (t.headDim) {
+      // new row 2j + i <- old row i * d/2 + j, per head
+      const k = r % t.headDim;
+      from = r - k + (k & 1) * half + (k >> 1);
+    }
+    decodeToF32(t.dtype, t.raw.subarray(from * inRow, from * inRow + inRow), row);
+    encodeRowInto(t.type, row, 0, t.rowLength, out, r * outRow);
+  }
+  return out;
 }
 
 export interface EncodePool {
@@ -84,10 +105,7 @@ export function serveEncodeTasks(port: import('node:worker_threads').MessagePort
   port.on('message', (m: { id: number; task: EncodeTask }) => {
     try {
       const out = encodeTask(m.task);
-      // Transfer only when `out` owns its whole buffer (F32 output may be a view).
-      const own = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
-      const msg = { id: m.id, out: own ? out : out.slice() };
-      port.postMessage(msg, [msg.out.buffer as ArrayBuffer]);
+      port.postMessage({ id: m.id, out }, [out.buffer as ArrayBuffer]);
     } catch (err) {
       port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
     }

@@ -191,8 +191,11 @@ export function ggufScalarSize(id: number): number | undefined {
   }
 }
 
-/** llama_ftype values written as general.file_type. */
+/** llama_ftype values written as general.file_type (llama.h). */
 export const LlamaFileType = {
   ALL_F32: 0,
   MOSTLY_F16: 1,
+  MOSTLY_Q4_0: 2,
+  MOSTLY_Q8_0: 7,
+  MOSTLY_Q4_K_M: 15,
 } as const;

@@ -2,7 +2,7 @@
 // process: a bad file kills the loading process). The engine's greedy tokens and top-k
 // probabilities must match a float64 reference computed straight from the HF weights.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertLlava, type Quant } from '../../electron/convert/convert-llava';
 import { encodePng, gradientPixels, gradientPng } from '../../electron/fixtures/png';
 import { CLIP_MEAN, CLIP_STD, TINY_HF_TEXT, TINY_HF_VISION, writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
+import { GgmlType } from '../../electron/gguf/ggml-types';
+import { readGgufFile } from '../../electron/gguf/gguf-reader';
+import { decodeAs, encodeAs } from '../../electron/convert/quantize';
 import { buildSpmVocab } from '../../electron/fixtures/tiny-llava';
 import { REPO_ROOT } from '../helpers/fixtures';
 import { referenceImageEmbeddings } from './reference-clip';
@@ -21,6 +24,8 @@ const PROMPT = 'USER: describe the color of this picture\nASSISTANT:';
 const MARKER = '<__media__>';
 const PROMPT_WITH_IMAGE = `USER: ${MARKER}\ndescribe the color of this picture\nASSISTANT:`;
 const STEPS = 32;
+/** Engine vs a reference built from the file's own decoded weights (quantized activations remain). */
+const DECODED_BOUND = 5e-2;
 const T = TINY_HF_TEXT;
 const EOS = 2;
 
@@ -48,6 +53,12 @@ interface ProbeRun {
 let dir: string;
 let ckpt: string;
 let ref: ReferenceLlama;
+/** Rows of 256 (whole k-quant super-blocks): the Q4_K_M file really holds Q4_K and Q6_K. */
+const WIDE = { hidden: 256, ff: 512 };
+/** Half the tiny model's std: the same activation scale at 4x the width (0.1 makes logits so peaked that any 4-bit noise flips them). */
+const WIDE_STD = 0.05;
+let wideCkpt: string;
+let wideRef: ReferenceLlama;
 const converted = new Map<string, { model: string; mmproj: string }>();
 
 async function probe(model: string, runs: object[], mmproj?: string, tokenize: string[] = []): Promise<ProbeRun[] & { tokenized: number[][] }> {
@@ -69,6 +80,31 @@ function masked(logits: Float64Array): Float64Array {
   return m;
 }
 
+const HF_TO_GGUF: [RegExp, string][] = [
+  [/^language_model\.model\.embed_tokens\.weight$/, 'token_embd.weight'],
+  [/^language_model\.lm_head\.weight$/, 'output.weight'],
+  [/^language_model\.model\.layers\.(\d+)\.self_attn\.([qkv])_proj\.weight$/, 'blk.$1.attn_$2.weight'],
+  [/^language_model\.model\.layers\.(\d+)\.self_attn\.o_proj\.weight$/, 'blk.$1.attn_output.weight'],
+  [/^language_model\.model\.layers\.(\d+)\.mlp\.(gate|up|down)_proj\.weight$/, 'blk.$1.ffn_$2.weight'],
+];
+
+/**
+ * The reference with every matrix replaced by what the converted file decodes to (same type per
+ * tensor, our encoder, our decoder written from ggml's formulas). The engine decodes the file
+ * with ggml's own code: if our block layouts differ from ggml's anywhere, this disagrees.
+ */
+async function decodedReference(ck: string, model: string, cfg: { hidden: number; ff: number }): Promise<ReferenceLlama> {
+  const g = await readGgufFile(model);
+  return ReferenceLlama.load(ck, { hidden: cfg.hidden, heads: T.heads, kvHeads: T.kvHeads, ff: cfg.ff, vocab: T.vocab, eps: T.eps, ropeTheta: T.ropeTheta }, T.layers, (name, values) => {
+    const rule = HF_TO_GGUF.find(([re]) => re.test(name));
+    if (!rule) return values; // norms stay F32
+    const t = g.tensorsByName.get(name.replace(rule[0], rule[1]));
+    if (!t) throw new Error(`no GGUF tensor for ${name}`);
+    // Rows quantize independently, so the rotary row order does not matter here.
+    return decodeAs(t.type, encodeAs(t.type, values), values.length);
+  });
+}
+
 interface Comparison {
   greedyRef: number[];
   greedyEngine: number[];
@@ -85,7 +121,7 @@ interface ImageInput {
   embeddings: Float64Array[];
 }
 
-async function compare(model: string, image?: ImageInput): Promise<Comparison> {
+async function compare(model: string, image?: ImageInput, reference: ReferenceLlama = ref): Promise<Comparison> {
   const [before, after] = PROMPT_WITH_IMAGE.split(MARKER) as [string, string];
   const prompt = image ? PROMPT_WITH_IMAGE : PROMPT;
   const media = image ? { media: image.media } : {};
@@ -107,7 +143,7 @@ async function compare(model: string, image?: ImageInput): Promise<Comparison> {
   const greedyRef: number[] = [];
   const seq = [...context];
   for (let i = 0; i < STEPS; i++) {
-    const logits = ref.logits(seq);
+    const logits = reference.logits(seq);
     const next = argmax(masked(logits[logits.length - 1]!));
     greedyRef.push(next);
     seq.push(next);
@@ -117,7 +153,7 @@ async function compare(model: string, image?: ImageInput): Promise<Comparison> {
 
   // Teacher forcing along the engine's own sampled tokens, so every step is comparable.
   const sampledIds = sampled!.probs.map((p) => idOf(p.content));
-  const all = ref.logits([...context, ...sampledIds.slice(0, -1)]);
+  const all = reference.logits([...context, ...sampledIds.slice(0, -1)]);
   let maxProbDiff = 0;
   // Step 0 is skipped: the binding reports the first token's probability as 1 regardless.
   for (let t = 1; t < sampledIds.length; t++) {
@@ -133,8 +169,14 @@ beforeAll(async () => {
   ckpt = path.join(dir, 'hf');
   await writeHfCheckpoint(ckpt, { dtype: 'F16', shards: 3 });
   ref = await ReferenceLlama.load(ckpt, { hidden: T.hidden, heads: T.heads, kvHeads: T.kvHeads, ff: T.ff, vocab: T.vocab, eps: T.eps, ropeTheta: T.ropeTheta }, T.layers);
-  for (const quant of ['f32', 'f16', 'q8_0', 'q4_0'] as Quant[]) {
+  for (const quant of ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m'] as Quant[]) {
     converted.set(quant, await convertLlava({ from: ckpt, outDir: path.join(dir, quant), quant, sync: false }));
+  }
+  wideCkpt = path.join(dir, 'hf-wide');
+  await writeHfCheckpoint(wideCkpt, { dtype: 'F16', shards: 2, text: WIDE, weightStd: WIDE_STD });
+  wideRef = await ReferenceLlama.load(wideCkpt, { hidden: WIDE.hidden, heads: T.heads, kvHeads: T.kvHeads, ff: WIDE.ff, vocab: T.vocab, eps: T.eps, ropeTheta: T.ropeTheta }, T.layers);
+  for (const quant of ['f16', 'q4_k_m', 'q4_0'] as Quant[]) {
+    converted.set(`wide-${quant}`, await convertLlava({ from: wideCkpt, outDir: path.join(dir, `wide-${quant}`), quant, sync: false }));
   }
   converted.set(
     'unpermuted',
@@ -168,6 +210,59 @@ describe('converted tiny FireLLaVA checkpoint in the real engine', () => {
     console.log(`q4_0: ${c.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${c.maxProbDiff.toExponential(2)}`);
     expect(c.maxProbDiff).toBeLessThan(0.25);
     expect(c.agreeingSteps).toBeGreaterThanOrEqual(1);
+  });
+
+  test('q4_k_m with 256-wide rows (Q4_K + Q6_K): the engine decodes our blocks to our values, and stays near the reference', async () => {
+    const model = converted.get('wide-q4_k_m')!.model;
+    const decoded = await decodedReference(wideCkpt, model, WIDE);
+    const exact = await compare(model, undefined, decoded);
+    const f16 = await compare(converted.get('wide-f16')!.model, undefined, wideRef);
+    const k = await compare(model, undefined, wideRef);
+    const q40 = await compare(converted.get('wide-q4_0')!.model, undefined, wideRef);
+    for (const [name, c] of [['q4_k_m vs its decoded weights', exact], ['f16', f16], ['q4_k_m', k], ['q4_0', q40]] as const) {
+      console.log(`${name} (256 wide): ${c.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${c.maxProbDiff.toExponential(2)}`);
+    }
+    // The engine multiplies by Q8_K-quantized activations, so not to F16 precision.
+    expect(exact.maxProbDiff).toBeLessThan(DECODED_BOUND);
+    expect(exact.agreeingSteps).toBeGreaterThanOrEqual(16);
+    // The wide reference itself holds (F16 token for token), and Q4_K_M beats Q4_0 against it.
+    expect(f16.greedyEngine).toEqual(f16.greedyRef);
+    expect(new Set(f16.greedyRef).size).toBeGreaterThan(3);
+    expect(k.maxProbDiff).toBeLessThan(0.15);
+    expect(k.maxProbDiff).toBeLessThan(q40.maxProbDiff);
+    expect(k.agreeingSteps).toBeGreaterThan(q40.agreeingSteps);
+  });
+
+  test('q4_k_m with 64-wide rows (Q5_0/Q8_0 fallbacks): the engine decodes our blocks to our values', async () => {
+    const model = converted.get('q4_k_m')!.model;
+    const exact = await compare(model, undefined, await decodedReference(ckpt, model, T));
+    const c = await compare(model);
+    console.log(`q4_k_m (64 wide) vs its decoded weights: ${exact.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${exact.maxProbDiff.toExponential(2)}`);
+    console.log(`q4_k_m (64 wide): ${c.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${c.maxProbDiff.toExponential(2)}`);
+    expect(exact.maxProbDiff).toBeLessThan(DECODED_BOUND);
+    expect(c.maxProbDiff).toBeLessThan(0.15);
+  });
+
+  test('negative control: Q4_K blocks that lose the high bits of sub-blocks 4-7 fail the decoded comparison', async () => {
+    // What a packer that forgets where the 2 high bits of the last four 6-bit scales go would write.
+    const good = converted.get('wide-q4_k_m')!.model;
+    const bad = path.join(dir, 'wide-q4_k_m-bad-scales.gguf');
+    await copyFile(good, bad);
+    const g = await readGgufFile(good);
+    const fh = await open(bad, 'r+');
+    try {
+      for (const t of g.tensors.filter((x) => x.type === GgmlType.Q4_K)) {
+        const bytes = Buffer.alloc(t.byteSize);
+        await fh.read(bytes, 0, t.byteSize, t.offset);
+        for (let o = 0; o < t.byteSize; o += 144) for (let b = 4; b < 12; b++) bytes[o + b] = (bytes[o + b] as number) & 0x3f;
+        await fh.write(bytes, 0, t.byteSize, t.offset);
+      }
+    } finally {
+      await fh.close();
+    }
+    const c = await compare(bad, undefined, await decodedReference(wideCkpt, good, WIDE));
+    console.log(`q4_k_m with dropped scale bits vs the good file's decoded weights: ${c.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${c.maxProbDiff.toExponential(2)}`);
+    expect(c.maxProbDiff).toBeGreaterThan(DECODED_BOUND);
   });
 
   test('negative control: without the Q/K rotary permutation the comparison fails', async () => {

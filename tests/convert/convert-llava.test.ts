@@ -5,7 +5,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertLlava, estimateConversion, permuteRotaryRows, type ConvertProgress } from '../../electron/convert/convert-llava';
+import { QUANTS, convertLlava, estimateConversion, permuteRotaryRows, useMoreBits, type ConvertProgress } from '../../electron/convert/convert-llava';
 import { CheckpointError, openCheckpoint, requireTensor } from '../../electron/convert/safetensors';
 import { PieceType, encodeSentencePieceModel, parseSentencePieceModel } from '../../electron/convert/sentencepiece';
 import { ADDED_TOKENS, TINY_HF_TEXT, writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
@@ -97,6 +97,52 @@ describe('layout matches the GGUF files llama.cpp was verified with', () => {
     expect(metaNumber(mm32, 'general.file_type')).toBe(0);
     expect(q8.tensorsByName.get('output.weight')!.type).toBe(GgmlType.Q8_0);
     expect(metaNumber(q8, 'general.file_type')).toBe(7);
+  });
+});
+
+describe('Q4_K_M: the tensor types llama-quantize picks', () => {
+  test('offered to the CLI and the UI', () => {
+    expect(QUANTS).toContain('q4_k_m');
+  });
+
+  test("use_more_bits for FireLLaVA's 40 layers: the first and last 5, then every third", () => {
+    const more = Array.from({ length: 40 }, (_, i) => i).filter((i) => useMoreBits(i, 40));
+    expect(more).toEqual([0, 1, 2, 3, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 35, 36, 37, 38, 39]);
+    expect([0, 1].filter((i) => useMoreBits(i, 2))).toEqual([1]);
+  });
+
+  test('256-wide rows: Q4_K, Q6_K for the head and for attn_v/ffn_down on use_more_bits layers, norms F32', async () => {
+    const wide = path.join(dir, 'hf-wide');
+    await writeHfCheckpoint(wide, { dtype: 'F16', text: { hidden: 256, ff: 512 } });
+    const est = await estimateConversion(wide, path.join(dir, 'qkm'), 'q4_k_m');
+    const r = await convertLlava({ from: wide, outDir: path.join(dir, 'qkm'), quant: 'q4_k_m', sync: false });
+    const g = await readGgufFile(r.model);
+    const type = (n: string): number | undefined => g.tensorsByName.get(n)?.type;
+    expect(type('output.weight')).toBe(GgmlType.Q6_K);
+    expect(type('token_embd.weight')).toBe(GgmlType.Q4_K);
+    for (const t of ['attn_q', 'attn_k', 'attn_output', 'ffn_gate', 'ffn_up']) {
+      expect(type(`blk.0.${t}.weight`), t).toBe(GgmlType.Q4_K);
+      expect(type(`blk.1.${t}.weight`), t).toBe(GgmlType.Q4_K);
+    }
+    expect([type('blk.0.attn_v.weight'), type('blk.1.attn_v.weight')]).toEqual([GgmlType.Q4_K, GgmlType.Q6_K]);
+    expect([type('blk.0.ffn_down.weight'), type('blk.1.ffn_down.weight')]).toEqual([GgmlType.Q4_K, GgmlType.Q6_K]);
+    expect(type('blk.0.attn_norm.weight')).toBe(GgmlType.F32);
+    expect(metaNumber(g, 'general.file_type')).toBe(15); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+    expect(metaNumber(g, 'general.quantization_version')).toBe(2);
+    expect(r.model).toMatch(/-q4_k_m\.gguf$/);
+    expect(est.modelBytes).toBeGreaterThanOrEqual(r.modelBytes);
+    expect(est.modelBytes - r.modelBytes).toBeLessThan(5 * 1024 * 1024);
+  });
+
+  test('64-wide rows fall back as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0', async () => {
+    const g = await readGgufFile((await convertLlava({ from: ckpt, outDir: path.join(dir, 'qkm64'), quant: 'q4_k_m', sync: false })).model);
+    const type = (n: string): number | undefined => g.tensorsByName.get(n)?.type;
+    expect(type('blk.0.attn_q.weight')).toBe(GgmlType.Q5_0);
+    expect(type('token_embd.weight')).toBe(GgmlType.Q5_0);
+    expect(type('output.weight')).toBe(GgmlType.Q8_0);
+    expect([type('blk.0.attn_v.weight'), type('blk.1.attn_v.weight')]).toEqual([GgmlType.Q5_0, GgmlType.Q8_0]);
+    expect([type('blk.0.ffn_down.weight'), type('blk.1.ffn_down.weight')]).toEqual([GgmlType.Q5_0, GgmlType.Q8_0]);
+    expect(metaNumber(g, 'general.file_type')).toBe(15);
   });
 });
 

@@ -34,13 +34,15 @@ export class ReferenceLlama {
     private readonly head: Float32Array,
   ) {}
 
-  static async load(dir: string, cfg: RefConfig, nLayers: number): Promise<ReferenceLlama> {
+  /** `weights` may replace a tensor's values (e.g. by their quantized-then-decoded values). */
+  static async load(dir: string, cfg: RefConfig, nLayers: number, weights?: (hfName: string, values: Float32Array, rowLength: number) => Float32Array): Promise<ReferenceLlama> {
     const ck = await openCheckpoint(dir);
     const r = new TensorReader();
     const get = async (name: string): Promise<Float32Array> => {
       const t = ck.tensors.get(name);
       if (!t) throw new Error(`missing ${name}`);
-      return r.readAll(t);
+      const values = await r.readAll(t);
+      return weights ? weights(name, values, t.shape[t.shape.length - 1] ?? 1) : values;
     };
     const p = 'language_model.model.';
     const layers: Layer[] = [];

@@ -1,0 +1,367 @@
+// ggml's k-quants as its reference quantizers make them (quantize_row_q4_K_ref /
+// quantize_row_q6_K_ref, which llama-quantize uses when no importance matrix is given).
+// Super-blocks of 256 values:
+//   Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales/mins for 8 sub-blocks of 32,
+//        128 bytes of nibbles; x = d*sc[j]*q - dmin*m[j], q in 0..15. Scales are packed as
+//        bytes 0-3: sc[0..3] (low 6 bits), bytes 4-7: m[0..3]; bytes 8-11: sc[4..7] low nibble |
+//        m[4..7] low nibble << 4, their high 2 bits in the top bits of bytes 0-3 (sc) and 4-7 (m).
+//        Nibbles: byte 32c+l holds q[64c+l] (low) and q[64c+l+32] (high).
+//   Q6_K (210 bytes): ql[128] low nibbles, qh[64] high 2 bits, int8 scales[16] for 16
+//        sub-blocks of 16, f16 d last; x = d*scales[j]*(q - 32), q in 0..63. Per half h (128
+//        values): ql[64h+l] = q[l] | q[l+64] << 4, ql[64h+l+32] = q[l+32] | q[l+96] << 4,
+//        qh[32h+l] = q[l]>>4 | q[l+32]>>4 << 2 | q[l+64]>>4 << 4 | q[l+96]>>4 << 6.
+// Every operation is rounded to float32 in the C expression order, so the bytes equal ggml's
+// for a build without fused multiply-add (GCC may contract a*b+c into FMA with -march=native;
+// such builds can differ in rare last-bit ties, and they differ from each other too).
+import { f16ToF32, f32ToF16 } from '../gguf/gguf-writer';
+
+export const QK_K = 256;
+export const Q4_K_BLOCK_BYTES = 144;
+export const Q6_K_BLOCK_BYTES = 210;
+
+const fr = Math.fround;
+const GROUP_MAX_EPS = fr(1e-15);
+const RDELTA_Q4K = fr(0.1);
+const TENTH = fr(0.1);
+
+/** ggml's nearest_int: round half to even through the 1.5 * 2^23 trick (valid for |x| <= 2^22). */
+function nearestInt(x: number): number {
+  return fr(x + 12582912) - 12582912;
+}
+
+// Per-thread scratch, reused by every block (the quantizers are not re-entrant).
+const L = new Uint8Array(QK_K);
+const Laux = new Uint8Array(32);
+const weights = new Float64Array(32);
+const diffs = new Float64Array(32);
+const scales = new Float64Array(16);
+const mins = new Float64Array(8);
+let theMin = 0;
+
+/**
+ * make_qkx2_quants for 32 values at x[s..]: an asymmetric fit x ~ scale*L - theMin with L in
+ * 0..nmax, searched over nstep+1 candidate scales; L goes to L[lo..lo+32). Returns the scale,
+ * leaves the (positive) min in theMin.
+ */
+function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: number, rdelta: number, nstep: number): number {
+  const n = 32;
+  let min = x[s] as number;
+  let max = min;
+  let sumW = weights[0] as number;
+  let sumX = fr(sumW * min);
+  for (let i = 1; i < n; i++) {
+    const v = x[s + i] as number;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    const w = weights[i] as number;
+    sumW = fr(sumW + w);
+    sumX = fr(sumX + fr(w * v));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    L.fill(0, lo, lo + n);
+    theMin = -min;
+    return 0;
+  }
+  let iscale = fr(nmax / fr(max - min));
+  let scale = fr(1 / iscale);
+  let bestError = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[s + i] as number;
+    const dx = fr(v - min);
+    diffs[i] = dx;
+    let l = nearestInt(fr(iscale * dx));
+    l = l < 0 ? 0 : l > nmax ? nmax : l;
+    L[lo + i] = l;
+    const diff = fr(fr(fr(scale * l) + min) - v);
+    bestError = fr(bestError + fr((weights[i] as number) * fr(diff * diff)));
+  }
+  for (let is = 0; is <= nstep; is++) {
+    // x - min only changes when a candidate wins (min moves with it).
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
+    let sumL = 0;
+    let sumL2 = 0;
+    let sumXL = 0;
+    let changed = is === 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(fr(iscale * (diffs[i] as number)));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      if (Laux[i] !== l) changed = true;
+      Laux[i] = l;
+      const wl = fr((weights[i] as number) * l);
+      sumL = fr(sumL + wl);
+      sumL2 = fr(sumL2 + fr(wl * l));
+      sumXL = fr(sumXL + fr(wl * (x[s + i] as number)));
+    }
+    // The same L as the previous candidate gives the same fit and error, which already lost
+    // (or won and is the best): skipping it changes nothing.
+    if (!changed) continue;
+    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
+    if (D > 0) {
+      let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+      let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = fr(sumXL / sumL2);
+      }
+      let curError = 0;
+      for (let i = 0; i < n; i++) {
+        const diff = fr(fr(fr(thisScale * (Laux[i] as number)) + thisMin) - (x[s + i] as number));
+        curError = fr(curError + fr((weights[i] as number) * fr(diff * diff)));
+      }
+      if (curError < bestError) {
+        L.set(Laux, lo);
+        bestError = curError;
+        scale = thisScale;
+        if (thisMin !== min) {
+          min = thisMin;
+          for (let i = 0; i < n; i++) diffs[i] = fr((x[s + i] as number) - min);
+        }
+      }
+    }
+  }
+  theMin = -min;
+  return scale;
+}
+
+/** Writes n values (a multiple of 256) from src[s..] as Q4_K super-blocks at dst[o..]. */
+export function quantizeQ4_KInto(x: Float32Array, s: number, n: number, dst: Uint8Array, o: number): void {
+  for (let end = s + n; s < end; s += QK_K, o += Q4_K_BLOCK_BYTES) {
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      const b = s + 32 * j;
+      let sumX2 = 0;
+      for (let l = 0; l < 32; l++) {
+        const v = x[b + l] as number;
+        sumX2 = fr(sumX2 + fr(v * v));
+      }
+      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+      for (let l = 0; l < 32; l++) {
+        const v = x[b + l] as number;
+        weights[l] = fr(avX + Math.abs(v));
+      }
+      const sc = makeQkx2(x, b, 15, 32 * j, -1, RDELTA_Q4K, 20);
+      scales[j] = sc;
+      mins[j] = theMin;
+      if (sc > maxScale) maxScale = sc;
+      if (theMin > maxMin) maxMin = theMin;
+    }
+    const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+    const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+    const dh = f32ToF16(fr(maxScale / 63));
+    const mh = f32ToF16(fr(maxMin / 63));
+    dst[o] = dh & 0xff;
+    dst[o + 1] = dh >>> 8;
+    dst[o + 2] = mh & 0xff;
+    dst[o + 3] = mh >>> 8;
+    const q = o + 4; // scales[12]
+    const d = f16ToF32(dh);
+    const dmin = f16ToF32(mh);
+    for (let j = 0; j < 8; j++) {
+      // uint8_t ls = nearest_int(...): the C assignment wraps, then MIN(63, ·).
+      const ls = Math.min(63, nearestInt(fr(invScale * (scales[j] as number))) & 0xff);
+      const lm = Math.min(63, nearestInt(fr(invMin * (mins[j] as number))) & 0xff);
+      if (j < 4) {
+        dst[q + j] = ls;
+        dst[q + j + 4] = lm;
+      } else {
+        dst[q + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+        dst[q + j - 4] = (dst[q + j - 4] as number) | ((ls >>> 4) << 6);
+        dst[q + j] = (dst[q + j] as number) | ((lm >>> 4) << 6);
+      }
+      // Requantize with the stored (rounded) scale and min; a zero scale keeps the fit's L.
+      const dl = fr(d * ls);
+      if (dl === 0) continue;
+      const dm = fr(dmin * lm);
+      const b = s + 32 * j;
+      for (let i = 0; i < 32; i++) {
+        const l = nearestInt(fr(fr((x[b + i] as number) + dm) / dl));
+        L[32 * j + i] = l < 0 ? 0 : l > 15 ? 15 : l;
+      }
+    }
+    for (let c = 0; c < 4; c++) {
+      const qo = o + 16 + 32 * c;
+      for (let l = 0; l < 32; l++) dst[qo + l] = (L[64 * c + l] as number) | ((L[64 * c + l + 32] as number) << 4);
+    }
+  }
+}
+
+const L6 = new Int8Array(QK_K);
+const w6 = new Float64Array(16);
+const wx6 = new Float64Array(16);
+
+/** make_qx_quants(16, 32, x, L, rmse_type 1): a symmetric fit searched over 19 scales. */
+function makeQx16(x: Float32Array, s: number, lo: number): number {
+  const nmax = 32;
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < 16; i++) {
+    const v = x[s + i] as number;
+    const a = Math.abs(v);
+    if (a > amax) {
+      amax = a;
+      max = v;
+    }
+    const w = fr(v * v);
+    w6[i] = w;
+    wx6[i] = fr(w * v);
+  }
+  if (amax < GROUP_MAX_EPS) {
+    L6.fill(0, lo, lo + 16);
+    return 0;
+  }
+  let iscale = fr(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < 16; i++) {
+    let l = nearestInt(fr(iscale * (x[s + i] as number)));
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    L6[lo + i] = l + nmax;
+    sumlx = fr(sumlx + fr((wx6[i] as number) * l));
+    suml2 = fr(suml2 + fr(fr((w6[i] as number) * l) * l));
+  }
+  let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0;
+  let best = fr(scale * sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    iscale = fr(-fr(nmax + fr(TENTH * is)) / max);
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < 16; i++) {
+      let l = nearestInt(fr(iscale * (x[s + i] as number)));
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      sumlx = fr(sumlx + fr((wx6[i] as number) * l));
+      suml2 = fr(suml2 + fr(fr((w6[i] as number) * l) * l));
+    }
+    if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
+      for (let i = 0; i < 16; i++) {
+        let l = nearestInt(fr(iscale * (x[s + i] as number)));
+        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+        L6[lo + i] = l + nmax;
+      }
+      scale = fr(sumlx / suml2);
+      best = fr(scale * sumlx);
+    }
+  }
+  return scale;
+}
+
+/** Writes n values (a multiple of 256) from src[s..] as Q6_K super-blocks at dst[o..]. */
+export function quantizeQ6_KInto(x: Float32Array, s: number, n: number, dst: Uint8Array, o: number): void {
+  for (let end = s + n; s < end; s += QK_K, o += Q6_K_BLOCK_BYTES) {
+    let maxScale = 0;
+    let maxAbsScale = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      const sc = makeQx16(x, s + 16 * ib, 16 * ib);
+      scales[ib] = sc;
+      const a = Math.abs(sc);
+      if (a > maxAbsScale) {
+        maxAbsScale = a;
+        maxScale = sc;
+      }
+    }
+    if (maxAbsScale < GROUP_MAX_EPS) {
+      dst.fill(0, o, o + Q6_K_BLOCK_BYTES);
+      continue;
+    }
+    const iscale = fr(-128 / maxScale);
+    const dh = f32ToF16(fr(1 / iscale));
+    dst[o + 208] = dh & 0xff;
+    dst[o + 209] = dh >>> 8;
+    const d = f16ToF32(dh);
+    for (let ib = 0; ib < 16; ib++) {
+      const sc = Math.min(127, nearestInt(fr(iscale * (scales[ib] as number))));
+      dst[o + 192 + ib] = sc; // int8 in two's complement
+      const dl = fr(d * sc);
+      if (dl === 0) continue;
+      const b = s + 16 * ib;
+      for (let i = 0; i < 16; i++) {
+        let l = nearestInt(fr((x[b + i] as number) / dl));
+        l = l < -32 ? -32 : l > 31 ? 31 : l;
+        L6[16 * ib + i] = l + 32;
+      }
+    }
+    for (let h = 0; h < 2; h++) {
+      const j = 128 * h;
+      const ql = o + 64 * h;
+      const qh = o + 128 + 32 * h;
+      for (let l = 0; l < 32; l++) {
+        const a = L6[j + l] as number;
+        const b = L6[j + l + 32] as number;
+        const c = L6[j + l + 64] as number;
+        const e = L6[j + l + 96] as number;
+        dst[ql + l] = (a & 0xf) | ((c & 0xf) << 4);
+        dst[ql + l + 32] = (b & 0xf) | ((e & 0xf) << 4);
+        dst[qh + l] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6);
+      }
+    }
+  }
+}
+
+function checkK(n: number): void {
+  if (n % QK_K !== 0) throw new RangeError(`${n} values are not a whole number of ${QK_K}-value super-blocks`);
+}
+
+export function quantizeQ4_K(src: Float32Array): Uint8Array {
+  checkK(src.length);
+  const out = new Uint8Array((src.length / QK_K) * Q4_K_BLOCK_BYTES);
+  quantizeQ4_KInto(src, 0, src.length, out, 0);
+  return out;
+}
+
+export function quantizeQ6_K(src: Float32Array): Uint8Array {
+  checkK(src.length);
+  const out = new Uint8Array((src.length / QK_K) * Q6_K_BLOCK_BYTES);
+  quantizeQ6_KInto(src, 0, src.length, out, 0);
+  return out;
+}
+
+const half = (b: Uint8Array, o: number): number => f16ToF32((b[o] as number) | ((b[o + 1] as number) << 8));
+
+/** ggml's get_scale_min_k4: sub-block j's 6-bit scale and min from the 12 packed bytes at q. */
+export function q4KScaleMin(b: Uint8Array, q: number, j: number): [number, number] {
+  if (j < 4) return [(b[q + j] as number) & 63, (b[q + j + 4] as number) & 63];
+  return [((b[q + j + 4] as number) & 0xf) | (((b[q + j - 4] as number) >>> 6) << 4), ((b[q + j + 4] as number) >>> 4) | (((b[q + j] as number) >>> 6) << 4)];
+}
+
+export function dequantizeQ4_K(src: Uint8Array, n: number): Float32Array {
+  checkK(n);
+  const out = new Float32Array(n);
+  for (let blk = 0; blk < n / QK_K; blk++) {
+    const o = blk * Q4_K_BLOCK_BYTES;
+    const d = half(src, o);
+    const dmin = half(src, o + 2);
+    for (let j = 0; j < 8; j++) {
+      const [sc, m] = q4KScaleMin(src, o + 4, j);
+      const c = j >> 1;
+      const shift = (j & 1) * 4;
+      for (let l = 0; l < 32; l++) {
+        const q = ((src[o + 16 + 32 * c + l] as number) >>> shift) & 0xf;
+        out[blk * QK_K + 32 * j + l] = fr(fr(fr(d * sc) * q) - fr(dmin * m));
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ6_K(src: Uint8Array, n: number): Float32Array {
+  checkK(n);
+  const out = new Float32Array(n);
+  for (let blk = 0; blk < n / QK_K; blk++) {
+    const o = blk * Q6_K_BLOCK_BYTES;
+    const d = half(src, o + 208);
+    for (let i = 0; i < QK_K; i++) {
+      const h = i >> 7;
+      const k = i & 127; // position in the half
+      const quarter = k >> 5;
+      const l = k & 31;
+      const lowByte = src[o + 64 * h + l + (quarter & 1) * 32] as number;
+      const low = quarter < 2 ? lowByte & 0xf : lowByte >>> 4;
+      const high = ((src[o + 128 + 32 * h + l] as number) >>> (2 * quarter)) & 3;
+      const sc = ((src[o + 192 + (i >> 4)] as number) << 24) >> 24;
+      out[blk * QK_K + i] = fr(fr(d * sc) * ((low | (high << 4)) - 32));
+    }
+  }
+  return out;
+}
