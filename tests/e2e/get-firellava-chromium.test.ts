@@ -1,0 +1,124 @@
+// "Get FireLLaVA" in Debian Chromium: the model manager page of `firellava serve` (HTTP transport,
+// real backend and engine) against a Hugging Face-like loopback server (FIRELLAVA_HF_ORIGIN),
+// gated by a token that the server gets from HF_TOKEN: license and token explained, quant and
+// disk estimate, start, progress, cancel, start again, Ready with the installed active pair.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
+import { REPO_ROOT } from '../helpers/fixtures';
+import { startHfServer, type HfServer } from '../convert/get-firellava-server';
+import { CHROMIUM, CLI, ensureBuilt, launchChromium } from './serve-helpers';
+
+const SLOW = { timeout: 30_000 };
+const TOKEN = 'hf_e2etoken12345';
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chromium', () => {
+  let tmp: string;
+  let hf: HfServer;
+  let serve: ChildProcess;
+  let browser: Browser;
+  let page: Page;
+  let stderr = '';
+
+  beforeAll(async () => {
+    ensureBuilt();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-get-ui-'));
+    const out = path.join(tmp, 'harness');
+    // The model manager alone, as in tests/models/model-manager-ui.test.ts.
+    await build({
+      root: path.join(REPO_ROOT, 'tests', 'models', 'harness'),
+      base: './',
+      logLevel: 'warn',
+      configFile: false,
+      plugins: [svelte()],
+      build: { outDir: out, emptyOutDir: true, target: 'chrome130', modulePreload: { polyfill: false } },
+    });
+    await writeHfCheckpoint(path.join(tmp, 'ck'), { shards: 3 });
+    hf = await startHfServer(path.join(tmp, 'ck'), tmp, { token: TOKEN });
+    serve = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(tmp, 'data'), '--port', '0', '--static-dir', out, '--cpu'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HF_TOKEN: TOKEN, FIRELLAVA_HF_ORIGIN: hf.origin },
+    });
+    serve.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      let so = '';
+      const t = setTimeout(() => reject(new Error(`no URL: ${stderr}`)), 30_000);
+      serve.stdout!.on('data', (d: Buffer) => {
+        so += d.toString();
+        const m = /ready at (http:\/\/\S+)/.exec(so);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
+      });
+    });
+    browser = await launchChromium(tmp);
+    page = await browser.newPage();
+    await page.goto(url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    serve?.kill('SIGTERM');
+    await hf?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('explains license, gating and token, shows quant sizes and the disk estimate; Start needs the license accepted', async () => {
+    const get = page.getByRole('region', { name: 'Get FireLLaVA' });
+    await get.getByRole('button', { name: 'Get FireLLaVA…' }).click();
+    const license = get.getByLabel('License', { exact: true });
+    await expect.poll(() => license.textContent(), SLOW).toMatch(/released under the Llama 2 Community License/);
+    expect(await license.textContent()).toMatch(/is gated: sign in on Hugging Face, open that page and accept the license,\s+then create a read token/);
+    expect(await license.getByRole('link').getAttribute('href')).toBe(`${hf.origin}/fireworks-ai/FireLLaVA-13b`);
+    expect(await get.getByRole('form', { name: 'FireLLaVA access token' }).getByRole('status').textContent()).toMatch(/Using the token from HF_TOKEN/);
+    // Headless: the page never offers to store the secret.
+    expect(await get.locator('input[type=password]').count()).toBe(0);
+    // Every quantization the converter offers, with its size; the recommended one preselected.
+    const recommended = get.getByRole('radio', { name: /\(recommended\)$/ });
+    expect(await recommended.isChecked()).toBe(true);
+    expect(await get.getByRole('radio', { name: /^F16 · about [\d.]+ KB$/ }).count()).toBe(1);
+    const q4 = get.getByRole('radio', { name: /^Q4_0 · about [\d.]+ KB/ });
+    await q4.check();
+    expect(await get.locator('.disk').textContent()).toMatch(/Disk: download [\d.]+ KB\s+\+ converted model about [\d.]+ KB, so about [\d.]+ KB with a 10% margin\.\s+Free: [\d.]+ (GB|TB)\./);
+    const start = get.getByRole('button', { name: /^Start: download and convert to Q4_0$/ });
+    expect(await start.isDisabled()).toBe(true);
+    await get.getByLabel('I accept the Llama 2 Community License').check();
+    expect(await start.isDisabled()).toBe(false);
+    // Nothing was fetched but the listing.
+    expect(hf.server.requests.filter((r) => r.name.includes('/resolve/'))).toEqual([]);
+  });
+
+  it('one progress view: download with bytes and rate, cancel, start again, then Ready with the installed active pair', async () => {
+    const get = page.getByRole('region', { name: 'Get FireLLaVA' });
+    hf.server.throttle = 24 * 1024;
+    await get.getByRole('button', { name: /^Start: download and convert/ }).click();
+    const view = get.getByRole('group', { name: 'Get FireLLaVA progress' });
+    await expect.poll(() => view.getAttribute('data-phase'), SLOW).toBe('download');
+    await expect.poll(() => view.locator('.line').textContent(), SLOW).toMatch(/^Download model-0000\d-of-00003\.safetensors: [\d.]+ KB of [\d.]+ KB · [\d.]+ KB\/s · \d+ s left$/);
+    expect(await view.locator('[aria-current=step]').textContent()).toBe('Download');
+    await view.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => view.getAttribute('data-state'), SLOW).toBe('cancelled');
+    expect(await view.getByRole('alert').textContent()).toMatch(/Stopped\..*Start again to resume: the bytes downloaded so far are kept\./s);
+
+    hf.server.throttle = 0;
+    await view.getByRole('button', { name: 'Start again' }).click();
+    await expect.poll(() => view.getAttribute('data-state'), SLOW).toBe('ready');
+    expect(await view.getByRole('status').textContent()).toMatch(/Ready:\s+FireLLaVA-13b Q4_0 is installed and active \([\d.]+ KB\)\.\s+The downloaded checkpoint was deleted\./);
+    expect(await view.locator('li[data-step=done]').allTextContents()).toEqual(['Download', 'Convert + quantize', 'Verify and install', 'Ready']);
+    // The model manager's list shows it, ready and active; the engine loaded it.
+    const installed = page.locator('.installed li').first();
+    await expect.poll(() => installed.textContent(), SLOW).toMatch(/FireLLaVA-13b Q4_0.*Ready/s);
+    expect(await installed.textContent()).toMatch(/Active/);
+    // Back to the choices: Q4_0 is now marked installed.
+    await view.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => get.getByRole('radio', { name: /^Q4_0 .* · installed$/ }).isDisabled(), SLOW).toBe(true);
+  });
+});
