@@ -1,8 +1,8 @@
 // `firellava convert --hf`: the headless "Get FireLLaVA" (same pipeline as the app) against a
 // Hugging Face-like loopback server named by FIRELLAVA_HF_ORIGIN.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -62,6 +62,31 @@ describe('firellava convert --hf', () => {
     expect(existsSync(path.join(dataDir, 'checkpoints', 'fireworks-ai', 'FireLLaVA-13b', 'config.json'))).toBe(true);
     const list = JSON.parse((await run(process.execPath, [CLI, 'models', '--data-dir', dataDir, '--json'])).stdout) as { id: string; status: string; active: boolean }[];
     expect(list.map((m) => [m.id, m.status, m.active])).toEqual([['firellava-13b-q4_0', 'ready', true]]);
+  }, 60_000);
+
+  test('killed mid-download (SIGKILL), the same command resumes: no byte fetched twice, no file that looks finished', async () => {
+    const out = path.join(tmp, 'out-crash');
+    const shard = 'model-00001-of-00002.safetensors';
+    const part = path.join(out, 'checkpoints', 'fireworks-ai', 'FireLLaVA-13b', `${shard}.part`);
+    const servedBefore = hf.server.served.get(hf.name(shard)) ?? 0;
+    hf.server.throttle = 48 * 1024;
+    const child = spawn(process.execPath, [CLI, 'convert', '--hf', REPO, '--out', out, '--no-sync'], { env: env({ HF_TOKEN: 'hf_clitoken1234' }), stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await expect.poll(async () => (await stat(part).catch(() => null))?.size ?? 0, { timeout: 20_000, interval: 50 }).toBeGreaterThan(30_000);
+    child.kill('SIGKILL');
+    await exited;
+    const kept = (await stat(part)).size;
+    const servedAtKill = hf.server.served.get(hf.name(shard)) ?? 0;
+    expect(existsSync(path.join(out, 'checkpoints', 'fireworks-ai', 'FireLLaVA-13b', shard))).toBe(false);
+    expect((await readdir(out)).filter((f) => f.endsWith('.gguf'))).toEqual([]);
+    hf.server.throttle = 0;
+    const r = await run(process.execPath, [CLI, 'convert', '--hf', REPO, '--out', out, '--no-sync'], { env: env({ HF_TOKEN: 'hf_clitoken1234' }) });
+    expect(r.stdout).toMatch(/model\s+\S+q4_0\.gguf/);
+    const size = hf.sizes.get(shard)!;
+    // The rerun fetched exactly the rest; in all, at most what was in flight at the kill came twice.
+    expect((hf.server.served.get(hf.name(shard)) ?? 0) - servedAtKill).toBe(size - kept);
+    expect((hf.server.served.get(hf.name(shard)) ?? 0) - servedBefore).toBeLessThanOrEqual(size + 64 * 1024);
+    expect(hf.server.requests.filter((q) => q.name === hf.name(shard)).at(-1)?.range).toBe(`bytes=${kept}-`);
   }, 60_000);
 
   test('gated without a token: exit 1 with what to do; bad options: exit 2', async () => {
