@@ -15,8 +15,9 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'conversations.get': async ({ id }) => history.getConversation(id),
     'conversations.rename': async ({ id, title }) => history.rename(id, title),
     'conversations.settings': async ({ id, system, params, engineId }) => {
-      history.updateSettings(id, { ...(system !== undefined ? { system } : {}), ...(params ? { params } : {}) });
+      // The engine first: an unknown one refuses the whole change.
       if (engineId !== undefined) chat.setEngine(id, engineId);
+      history.updateSettings(id, { ...(system !== undefined ? { system } : {}), ...(params ? { params } : {}) });
       return history.getConversation(id);
     },
     'conversations.delete': async ({ id }) => {

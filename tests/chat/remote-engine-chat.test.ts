@@ -138,7 +138,8 @@ describe('conversations answered by a remote engine', () => {
     const conversation = await newConversation(remote.id);
     expect((await send({ conversationId: conversation.id, text: 'First question.' })).answer.engine?.kind).toBe('remote');
     await h()['engines.removeRemote']({ id: remote.id }, ctx);
-    await expect(h()['conversations.settings']({ id: conversation.id, engineId: remote.id }, ctx)).rejects.toThrow(/does not exist/);
+    await expect(h()['conversations.settings']({ id: conversation.id, engineId: remote.id, system: 'Changed?' }, ctx)).rejects.toThrow(/does not exist/);
+    expect((await h()['conversations.get']({ id: conversation.id }, ctx)).conversation.system).toBe('');
 
     const { events, answer } = await send({ conversationId: conversation.id, text: 'Second question.' });
     expect(events).toContainEqual({ type: 'notice', text: expect.stringMatching(/was removed; it now uses the default engine \(This computer\)/) });
