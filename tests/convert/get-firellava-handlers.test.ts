@@ -134,3 +134,37 @@ describe('convert.* calls', () => {
     expect(() => hfOriginFromEnv({ FIRELLAVA_HF_ORIGIN: 'https://evil.example' })).toThrow(/must be an http:\/\/127\.0\.0\.1:PORT/);
   });
 });
+
+describe('the token comes from the model manager (keychain in the app)', () => {
+  test('a token saved with models.setToken is known to convert.plan and opens the gated repo', async () => {
+    const gated = await startHfServer(path.join(tmp, 'ck'), tmp, { token: 'hf_keychaintoken1' });
+    let saved: string | null = null;
+    const store = { read: async () => saved, write: async (t: string | null) => void (saved = t) };
+    const prev = process.env.FIRELLAVA_HF_ORIGIN;
+    process.env.FIRELLAVA_HF_ORIGIN = gated.origin;
+    const b = createBackend({ dataDir: path.join(tmp, 'data-keychain'), engine, app: { name: 'FireLLaVA', version: 'test' }, hfTokenStore: store });
+    process.env.FIRELLAVA_HF_ORIGIN = prev;
+    const callB = async <T>(name: string, input: unknown): Promise<T> => {
+      const r = await b.dispatcher.call(name as never, input);
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+      return r.value as T;
+    };
+    try {
+      expect((await callB<{ token: object }>('convert.plan', {})).token).toEqual({ known: false, saved: false, fromEnvironment: false, canSave: true });
+      await callB('models.setToken', { token: 'hf_keychaintoken1' });
+      expect((await callB<{ token: object }>('convert.plan', {})).token).toEqual({ known: true, saved: true, fromEnvironment: false, canSave: true });
+      await callB('convert.start', { quant: 'q8_0', activate: false });
+      await expect.poll(async () => (await callB<{ job: ConversionJob }>('convert.plan', {})).job.state, { timeout: 20_000 }).toBe('ready');
+      const auth = gated.server.requests.filter((q) => q.name.includes('/resolve/')).map((q) => q.authorization);
+      expect(auth.length).toBeGreaterThan(0);
+      expect(new Set(auth)).toEqual(new Set(['Bearer hf_keychaintoken1']));
+      // activate: false, but the only pair becomes the active one, as after a pull.
+      const list = await callB<{ id: string; active: boolean }[]>('models.list', {});
+      expect(list.map((m) => [m.id, m.active])).toEqual([['firellava-13b-q8_0', true]]);
+    } finally {
+      await b.close();
+      await gated.close();
+    }
+  }, 60_000);
+});
+
