@@ -209,7 +209,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
   });
 
   it('applies a built-in preset and per-conversation settings that survive a reload', async () => {
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Chat settings' }).click();
     await page.getByLabel('Preset', { exact: true }).selectOption({ label: 'Product description' });
     expect(await page.getByLabel('System prompt').inputValue()).toContain('Alt text');
     await page.getByLabel('Max tokens').fill('7');
@@ -222,7 +222,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
     await page.reload();
     await page.getByRole('button', { name: 'Product shots', exact: true }).click();
     await expect.poll(() => users().count()).toBe(2);
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Chat settings' }).click();
     expect(await page.getByLabel('System prompt').inputValue()).toContain('Alt text');
     expect(await page.getByLabel('Max tokens').inputValue()).toBe('7');
     expect(await page.getByLabel('Temperature').inputValue()).toBe('0.3');

@@ -70,7 +70,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
 
   it('chooses it for a conversation and streams an answer to an image, labelled as remote', async () => {
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
-    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await page.getByRole('button', { name: 'Chat settings' }).click();
     const settings = page.getByRole('region', { name: 'Conversation settings' });
     await settings.getByLabel('Engine').selectOption({ label: 'Remote · Loopback FireLLaVA' });
     await settings.getByRole('button', { name: 'Apply to this conversation' }).click();
