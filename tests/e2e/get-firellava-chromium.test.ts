@@ -102,7 +102,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     await get.getByRole('button', { name: /^Start: download and convert/ }).click();
     const view = get.getByRole('group', { name: 'Get FireLLaVA progress' });
     await expect.poll(() => view.getAttribute('data-phase'), SLOW).toBe('download');
-    await expect.poll(() => view.locator('.line').textContent(), SLOW).toMatch(/^Download model-0000\d-of-00003\.safetensors: [\d.]+ KB of [\d.]+ KB · [\d.]+ KB\/s · \d+ s left$/);
+    await expect.poll(() => view.locator('.line').textContent(), SLOW).toMatch(/^Downloading model-0000\d-of-00003\.safetensors: [\d.]+ KB of [\d.]+ KB · [\d.]+ KB\/s · \d+ s left$/);
     expect(await view.locator('[aria-current=step]').textContent()).toBe('Download');
     await view.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => view.getAttribute('data-state'), SLOW).toBe('cancelled');

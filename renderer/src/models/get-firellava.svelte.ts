@@ -31,6 +31,18 @@ export function progressLine(job: ConversionJob): string {
   return parts.join(' · ');
 }
 
+/** What the current phase is doing, in words: the step's label, or for the conversion pass which file. */
+export function activity(job: ConversionJob): string {
+  const { phase, progress } = job;
+  if (phase === 'download') return progress.file ? `Downloading ${progress.file}` : 'Downloading';
+  if (phase === 'convert') {
+    if (progress.file === 'mmproj') return 'Converting the vision projector to F16';
+    if (progress.file === 'model') return /^f(16|32)$/.test(job.quant) ? `Converting the language model to ${job.quant.toUpperCase()}` : `Quantizing the language model to ${job.quant.toUpperCase()}`;
+    return 'Reading the checkpoint';
+  }
+  return STEPS.find((s) => s.phase === phase)?.label ?? phase;
+}
+
 export function quantLabel(q: ConversionQuant): string {
   return `${q.quant.toUpperCase()} · ${q.outputBytes === null ? 'size unknown' : `about ${formatBytes(q.outputBytes)}`}${q.recommended ? ' (recommended)' : ''}${q.installed ? ' · installed' : ''}`;
 }
