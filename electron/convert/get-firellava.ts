@@ -223,12 +223,13 @@ export async function deleteCheckpointFiles(dir: string, files: { path: string }
     await Promise.all([rm(p, { force: true }), rm(partPath(p), { force: true }), rm(`${partPath(p)}.json`, { force: true })]);
   }
   await rm(join(dir, '.download.json'), { force: true });
-  // Empty folders up to <dataDir>/checkpoints; never a folder with anything else in it.
-  let d = dir;
-  for (let i = 0; i < 3; i++) {
+  // The folder if empty, and its empty parents up to a "checkpoints" folder (the default layout
+  // <dataDir>/checkpoints/<owner>/<name>); never a folder with anything else in it.
+  const stopAt = [dir, dirname(dir), dirname(dirname(dir))].find((d) => basename(d) === 'checkpoints');
+  for (let d = dir; ; d = dirname(d)) {
     if ((await readdir(d).catch(() => ['?'])).length > 0) break;
     await rmdir(d).catch(() => undefined);
-    d = dirname(d);
+    if (!stopAt || d === stopAt) break;
   }
 }
 
@@ -249,6 +250,8 @@ export async function getFireLlava(o: GetFireLlavaOptions): Promise<GetFireLlava
       if (prior?.complete) {
         throw new GetFireLlavaError('INVALID_INPUT', 'ALREADY_INSTALLED', `${prior.name} is already installed as "${id}".`, 'Use it from the installed list, or delete it there to convert again.');
       }
+      // This pipeline registers only finished pairs: an unfinished entry is someone else's.
+      if (prior) throw new GetFireLlavaError('INVALID_INPUT', 'ID_IN_USE', `The installed list already has an unfinished "${id}".`, 'Delete it there, then start again.');
     }
     const outDir = o.manager ? o.manager.registry.dirOf(id) : resolve(o.outDir as string);
     const freeSpace = o.freeSpace ?? (o.manager ? (dir: string) => (o.manager as ModelManager).freeBytes(dir) : systemFreeSpace);

@@ -16,6 +16,7 @@ let tmp: string;
 let hf: HfServer;
 let engine: LocalEngine;
 let backend: Backend;
+const CTX = { transport: 'http' as const };
 const savedEnv = { origin: process.env.FIRELLAVA_HF_ORIGIN, token: process.env.HF_TOKEN, hub: process.env.HUGGING_FACE_HUB_TOKEN };
 
 beforeAll(async () => {
@@ -41,7 +42,7 @@ afterAll(async () => {
 });
 
 const call = async <T>(name: string, input: unknown): Promise<T> => {
-  const r = await backend.dispatcher.call(name as never, input);
+  const r = await backend.dispatcher.call(name, input, CTX);
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
   return r.value as T;
 };
@@ -51,7 +52,8 @@ function untilSettled(id: string, onEvent?: (j: ConversionJob) => void): { event
   const events: ConversionJob[] = [];
   const ac = new AbortController();
   const settled = new Promise<ConversionJob>((resolve) => {
-    void backend.dispatcher.stream('convert.watch' as never, {}, {
+    void backend.dispatcher.stream('convert.watch', {}, {
+      ctx: CTX,
       signal: ac.signal,
       emit: (e: unknown) => {
         const job = (e as ConversionEvent).job;
@@ -63,7 +65,7 @@ function untilSettled(id: string, onEvent?: (j: ConversionJob) => void): { event
           resolve(job);
         }
       },
-    } as never);
+    });
   });
   return { events, settled };
 }
@@ -84,9 +86,9 @@ describe('convert.* calls', () => {
     expect(q.q8_0!).toBeLessThan(q.f16!);
     expect(plan.quants.filter((x) => x.recommended).map((x) => x.quant)).toEqual([plan.defaultQuant]);
     expect(plan.freeBytes).toBeGreaterThan(0);
-    const bad = await backend.dispatcher.call('convert.plan' as never, { repo: '../..' });
+    const bad = await backend.dispatcher.call('convert.plan', { repo: '../..' }, CTX);
     expect(bad.ok).toBe(false);
-    const badQuant = await backend.dispatcher.call('convert.start' as never, { quant: 'q9_9' });
+    const badQuant = await backend.dispatcher.call('convert.start', { quant: 'q9_9' }, CTX);
     expect(!badQuant.ok && badQuant.error.message).toMatch(/Unknown quantization "q9_9": choose one of/);
   });
 
@@ -96,7 +98,7 @@ describe('convert.* calls', () => {
     const first = untilSettled(job1.id, (j) => {
       if (j.phase === 'download' && j.progress.bytesDone > 10_000) void call('convert.cancel', {});
     });
-    const busy = await backend.dispatcher.call('convert.start' as never, { quant: 'q4_0' });
+    const busy = await backend.dispatcher.call('convert.start', { quant: 'q4_0' }, CTX);
     expect(!busy.ok && busy.error.message).toMatch(/already running/);
     const cancelled = await first.settled;
     expect(cancelled.state).toBe('cancelled');
@@ -145,7 +147,7 @@ describe('the token comes from the model manager (keychain in the app)', () => {
     const b = createBackend({ dataDir: path.join(tmp, 'data-keychain'), engine, app: { name: 'FireLLaVA', version: 'test' }, hfTokenStore: store });
     process.env.FIRELLAVA_HF_ORIGIN = prev;
     const callB = async <T>(name: string, input: unknown): Promise<T> => {
-      const r = await b.dispatcher.call(name as never, input);
+      const r = await b.dispatcher.call(name, input, CTX);
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
       return r.value as T;
     };
