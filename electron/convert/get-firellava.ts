@@ -103,13 +103,16 @@ function bitsPerWeight(quant: string): number {
   return info ? (8 * info.bytesPerBlock) / info.blockSize : 16;
 }
 
+/** Two GGUF headers (vocabulary, metadata), as the converter's own estimate allows. */
+const HEADERS_BYTES = 2 * 4 * 1024 * 1024;
+
 /**
  * Output size before the checkpoint is here: its weights (2 bytes each in BF16/F16) at the
  * quant's bits per weight, plus 5% of the source for what stays wider (the F16 projector,
- * the 8-bit head, k-quant mixes).
+ * the 8-bit head, k-quant mixes), plus the headers.
  */
 export function estimateOutputBytes(sourceBytes: number, quant: string): number {
-  return Math.ceil((sourceBytes / 2) * (bitsPerWeight(quant) / 8) + sourceBytes * 0.05);
+  return Math.ceil((sourceBytes / 2) * (bitsPerWeight(quant) / 8) + sourceBytes * 0.05) + HEADERS_BYTES;
 }
 
 /** Id of the installed pair: fireworks-ai/FireLLaVA-13b, q4_0 → firellava-13b-q4_0. */

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { getFireLlava, GetFireLlavaError, installedId, type GetFireLlavaOptions, type GetPhase, type GetProgress } from '../../electron/convert/get-firellava';
+import { estimateOutputBytes, getFireLlava, GetFireLlavaError, installedId, type GetFireLlavaOptions, type GetPhase, type GetProgress } from '../../electron/convert/get-firellava';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { ModelManager } from '../../electron/models/model-manager';
 import { collect, request, startEngine, user } from '../helpers/engine';
@@ -75,6 +75,8 @@ describe('Get FireLLaVA pipeline', () => {
       expect(r.installed?.active).toBe(true);
       expect(r.installed?.id).toBe('firellava-13b-q4_0');
       expect(r.model).toMatch(/q4_0\.gguf$/);
+      // The estimate shown before the download covered what was written.
+      expect(estimateOutputBytes(totalShardSize(hf), 'q4_0')).toBeGreaterThanOrEqual(r.modelBytes + r.mmprojBytes);
       // Each shard fetched exactly once; the token went along (same origin).
       expect(shardBytes(hf)).toBe(totalShardSize(hf));
       expect(hf.server.requests.filter((q) => q.name.includes('/resolve/')).every((q) => q.authorization === 'Bearer hf_goodtoken123')).toBe(true);
@@ -203,7 +205,7 @@ describe('Get FireLLaVA pipeline', () => {
     try {
       const e = await failure(getFireLlava(opts({ freeSpace: async () => 50_000 })));
       expect(e.reason).toBe('NO_SPACE');
-      expect(e.message).toMatch(/^Not enough disk space: Get FireLLaVA needs about [\d.]+ KB \(download [\d.]+ KB \+ output [\d.]+ KB \+ 10%\) but only 50\.0 KB is free/);
+      expect(e.message).toMatch(/^Not enough disk space: Get FireLLaVA needs about [\d.]+ MB \(download [\d.]+ KB \+ output [\d.]+ MB \+ 10%\) but only 50\.0 KB is free/);
       expect(shardBytes(hf)).toBe(0);
       expect(await manager.list()).toEqual([]);
     } finally {

@@ -84,10 +84,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     // Every quantization the converter offers, with its size; the recommended one preselected.
     const recommended = get.getByRole('radio', { name: /\(recommended\)$/ });
     expect(await recommended.isChecked()).toBe(true);
-    expect(await get.getByRole('radio', { name: /^F16 · about [\d.]+ KB$/ }).count()).toBe(1);
-    const q4 = get.getByRole('radio', { name: /^Q4_0 · about [\d.]+ KB/ });
+    expect(await get.getByRole('radio', { name: /^F16 · about [\d.]+ MB$/ }).count()).toBe(1);
+    const q4 = get.getByRole('radio', { name: /^Q4_0 · about [\d.]+ MB/ });
     await q4.check();
-    expect(await get.locator('.disk').textContent()).toMatch(/Disk: download [\d.]+ KB\s+\+ converted model about [\d.]+ KB, so about [\d.]+ KB with a 10% margin\.\s+Free: [\d.]+ (GB|TB)\./);
+    expect(await get.locator('.disk').textContent()).toMatch(/Disk: download [\d.]+ KB\s+\+ converted model about [\d.]+ MB, so about [\d.]+ MB with a 10% margin\.\s+Free: [\d.]+ (GB|TB)\./);
     const start = get.getByRole('button', { name: /^Start: download and convert to Q4_0$/ });
     expect(await start.isDisabled()).toBe(true);
     await get.getByLabel('I accept the Llama 2 Community License').check();
