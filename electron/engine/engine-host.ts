@@ -9,7 +9,7 @@ import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type 
 import { validateModelPair, type ModelPairInfo } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
-import { spawnNodeWorker, type SpawnWorker, type WorkerProcess } from './worker-process';
+import { spawnNodeWorker, spawnNodeWorkerLive, type SpawnWorker, type WorkerProcess } from './worker-process';
 import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerDevice, WorkerEvent, WorkerToHost } from './worker-protocol';
 
 export interface LocalEngineOptions {
@@ -349,7 +349,8 @@ export class LocalEngine implements Engine {
   private ensureWorker(): Promise<void> {
     if (this.worker && this.workerReady) return this.workerReady;
     if (this.disposed) return Promise.reject(new Error('engine disposed'));
-    const spawn = this.options.spawn ?? spawnNodeWorker;
+    // Live output only for someone watching it; otherwise the host is not woken for every log line.
+    const spawn = this.options.spawn ?? (this.options.onLog ? spawnNodeWorkerLive : spawnNodeWorker);
     const worker = spawn(this.options.workerEntry ?? defaultWorkerEntry());
     this.worker = worker;
     this.outputTail = '';

@@ -1,6 +1,10 @@
 // How the host starts its worker. Node uses child_process.fork; the Electron main process passes
 // a spawner built on utilityProcess.fork (electron/main), with the same worker entry file.
 import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { HostToWorker, WorkerToHost } from './worker-protocol';
 
 export interface WorkerProcess {
@@ -38,12 +42,84 @@ export function workerEnv(base: NodeJS.ProcessEnv = process.env, platform: NodeJ
   return { ...base, GLIBC_TUNABLES: [...own, ...added].join(':') };
 }
 
-export const spawnNodeWorker: SpawnWorker = (entry) => {
+/** Past this the host empties the output file (after reading it), so a long session stays small. */
+const OUTPUT_FILE_LIMIT = 1024 * 1024;
+
+/**
+ * An unlinked file in RAM for the worker's stdout and stderr, or null where there is none (only
+ * Linux has /dev/shm; elsewhere the output goes through pipes). Opened exclusively, owner-only.
+ */
+function openOutputFile(): number | null {
+  if (process.platform !== 'linux') return null;
+  const file = path.join('/dev/shm', `firellava-engine-${process.pid}-${randomUUID()}.log`);
+  try {
+    const fd = openSync(file, 'ax+', 0o600);
+    unlinkSync(file);
+    return fd;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Native output kept in a file: llama.cpp logs dozens of lines per image, and through a pipe each
+ * one woke the host (about 2-3 ms of host CPU per answer on a 2-core machine). The host reads what
+ * is new only when the worker sends a message or exits, so output written before either is seen
+ * before it (a crash report or a devices answer never misses its log lines).
+ */
+class OutputFile {
+  private offset = 0;
+  private closed = false;
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly listeners: Array<(chunk: string) => void> = [];
+
+  constructor(readonly fd: number) {}
+
+  onOutput(listener: (chunk: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  drain(): void {
+    if (this.closed) return;
+    let size: number;
+    try {
+      size = fstatSync(this.fd).size;
+    } catch {
+      return;
+    }
+    if (size < this.offset) this.offset = 0;
+    if (size === this.offset) return;
+    const start = Math.max(this.offset, size - OUTPUT_FILE_LIMIT);
+    const bytes = Buffer.alloc(size - start);
+    const read = readSync(this.fd, bytes, 0, bytes.length, start);
+    this.offset = start + read;
+    const text = this.decoder.write(bytes.subarray(0, read));
+    if (this.offset > OUTPUT_FILE_LIMIT) {
+      // Lines written between the read and this truncation are lost; rare and only log text.
+      ftruncateSync(this.fd, 0);
+      this.offset = 0;
+    }
+    if (text) for (const listener of this.listeners) listener(text);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.drain();
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+function spawnNode(entry: string, live: boolean): WorkerProcess {
+  const file = live ? null : openOutputFile();
+  const output = file === null ? null : new OutputFile(file);
   const child = fork(entry, [], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ['ignore', file ?? 'pipe', file ?? 'pipe', 'ipc'],
     serialization: 'advanced',
     env: workerEnv(),
   });
+  child.once('exit', () => output?.close());
+  child.once('error', () => output?.close());
   return {
     get pid() {
       return child.pid;
@@ -51,9 +127,18 @@ export const spawnNodeWorker: SpawnWorker = (entry) => {
     send: (message) => {
       if (child.connected) child.send(message);
     },
-    onMessage: (listener) => child.on('message', (m) => listener(m as WorkerToHost)),
+    onMessage: (listener) =>
+      child.on('message', (m) => {
+        output?.drain();
+        listener(m as WorkerToHost);
+      }),
+    // Registered after the close above, so listeners see the last output first.
     onExit: (listener) => child.once('exit', (code, signal) => listener(code, signal)),
     onOutput: (listener) => {
+      if (output) {
+        output.onOutput(listener);
+        return;
+      }
       child.stdout?.setEncoding('utf8').on('data', listener);
       child.stderr?.setEncoding('utf8').on('data', listener);
     },
@@ -61,4 +146,10 @@ export const spawnNodeWorker: SpawnWorker = (entry) => {
       child.kill('SIGKILL');
     },
   };
-};
+}
+
+/** The worker as a Node child process; its native output is read when it sends a message or exits. */
+export const spawnNodeWorker: SpawnWorker = (entry) => spawnNode(entry, false);
+
+/** The same, with native output streamed through pipes as it is written (`serve --verbose`). */
+export const spawnNodeWorkerLive: SpawnWorker = (entry) => spawnNode(entry, true);

@@ -1,15 +1,17 @@
-// How the engine's worker process is started: its malloc settings, and what that saves a user
-// who asks about photos (measured in page faults, which a loaded machine does not blur).
-import { readFileSync } from 'node:fs';
+// How the engine's worker process is started: its malloc settings and where its native logs go,
+// and what that saves a user who asks about photos (counted in page faults and log reads, which a
+// loaded machine does not blur).
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalEngine } from '../../electron/engine/engine-host';
-import { WORKER_MALLOC_TUNABLES, workerEnv } from '../../electron/engine/worker-process';
+import { createLocalEngine, type LocalEngine } from '../../electron/engine/engine-host';
+import { spawnNodeWorker, WORKER_MALLOC_TUNABLES, workerEnv, type SpawnWorker, type WorkerProcess } from '../../electron/engine/worker-process';
+import type { WorkerToHost } from '../../electron/engine/worker-protocol';
 import { gradientPng } from '../../electron/fixtures/png';
 import { getFixtures } from '../helpers/fixtures';
-import { collect, request, startEngine, user } from '../helpers/engine';
+import { collect, request, startEngine, user, WORKER_ENTRY } from '../helpers/engine';
 
 describe('workerEnv', () => {
   it('adds the malloc tunables on Linux and keeps the rest of the environment', () => {
@@ -79,5 +81,109 @@ describe.runIf(process.platform === 'linux')('repeated questions about a photo',
     // Measured on the tiny model: ~250 per answer with glibc's defaults (the image buffers go back
     // to the kernel after every answer), 15-65 with the worker's tunables.
     expect(perAnswer).toBeLessThan(100);
+  });
+});
+
+/** A stand-in worker: writes log lines the way native code does (unbuffered, one write each). */
+const LOGGING_WORKER = `
+const { writeSync } = require('node:fs');
+const lines = Number(process.argv[2] ?? process.env.LINES);
+for (let i = 0; i < lines; i++) writeSync(i % 2 ? 1 : 2, 'native line ' + i + ' ' + 'x'.repeat(200) + '\\n');
+if (process.env.THEN === 'crash') process.kill(process.pid, 'SIGKILL');
+process.send({ type: 'ready', pid: process.pid });
+process.on('disconnect', () => process.exit(0));
+`;
+
+describe.runIf(process.platform === 'linux')('native output of the worker', () => {
+  let dir: string;
+  let entry: string;
+  const started: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'worker-output-'));
+    entry = path.join(dir, 'logging-worker.cjs');
+    await writeFile(entry, LOGGING_WORKER);
+  });
+
+  afterAll(async () => {
+    for (const w of started) w.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function start(env: Record<string, string>): { worker: WorkerProcess; chunks: string[] } {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const worker = spawnNodeWorker(entry);
+      started.push(worker);
+      const chunks: string[] = [];
+      worker.onOutput((c) => chunks.push(c));
+      return { worker, chunks };
+    } finally {
+      for (const key of Object.keys(env)) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+  }
+
+  it('is all in hand when the next message arrives, read in one go rather than line by line', async () => {
+    const { worker, chunks } = start({ LINES: '400' });
+    const seenAtReady = await new Promise<string>((resolve) => worker.onMessage((m: WorkerToHost) => m.type === 'ready' && resolve(chunks.join(''))));
+    expect(seenAtReady).toContain('native line 0 ');
+    expect(seenAtReady).toContain('native line 399 ');
+    expect(seenAtReady.split('\n').filter(Boolean)).toHaveLength(400);
+    // Through a pipe the host was woken for (nearly) every one of these writes.
+    expect(chunks.length).toBeLessThanOrEqual(2);
+  });
+
+  it('is complete when the worker dies, so a crash report has the last lines', async () => {
+    // 400 kB written right before it dies; the exit handler is where the engine builds its report.
+    const { worker, chunks } = start({ LINES: '2000', THEN: 'crash' });
+    const atExit = await new Promise<{ text: string; signal: string | null }>((resolve) =>
+      worker.onExit((_code, signal) => resolve({ text: chunks.join(''), signal })),
+    );
+    expect(atExit.signal).toBe('SIGKILL');
+    expect(atExit.text).toContain('native line 1999 ');
+  });
+
+  it('leaves no file behind', () => {
+    const { worker } = start({ LINES: '1' });
+    expect(worker.pid).toBeDefined();
+    expect(readdirSync('/dev/shm').filter((name) => name.startsWith(`firellava-engine-${process.pid}-`))).toEqual([]);
+  });
+
+  it('an image answer reaches the host in a few reads that still hold the vision log', async () => {
+    const fx = await getFixtures();
+    let chunks: string[] = [];
+    const counting: SpawnWorker = (e) => {
+      const w = spawnNodeWorker(e);
+      w.onOutput((c) => chunks.push(c));
+      return w;
+    };
+    const engine = createLocalEngine({ workerEntry: WORKER_ENTRY, spawn: counting });
+    try {
+      expect((await engine.load(fx.pair)).ok).toBe(true);
+      chunks = [];
+      let messages = 0;
+      const r = await collect(engine, request([user('Describe it.', [{ id: 'q'.repeat(64), path: fx.images.png32 }])], { maxTokens: 8 }, 'log'), () => messages++);
+      expect(r.terminal.type).toBe('done');
+      expect(chunks.join('')).toContain('image');
+      expect(chunks.length).toBeLessThanOrEqual(messages + 1);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it('streams as it is written to someone watching (serve --verbose)', async () => {
+    const fx = await getFixtures();
+    let log = '';
+    const engine = createLocalEngine({ workerEntry: WORKER_ENTRY, onLog: (text) => (log += text) });
+    try {
+      expect((await engine.load(fx.pair)).ok).toBe(true);
+      await expect.poll(() => log).toContain('llama_model_loader');
+    } finally {
+      await engine.dispose();
+    }
   });
 });
