@@ -118,11 +118,15 @@ export class GetFireLlavaState {
     }
   }
 
-  async begin(): Promise<void> {
+  /** Starts with the chosen options, or again with those of an earlier job (after a reload too). */
+  async begin(again?: ConversionJob): Promise<void> {
     this.busy = true;
     this.error = null;
+    const options = again
+      ? { quant: again.quant, repo: again.repo, revision: again.revision, deleteCheckpoint: again.deleteCheckpoint, activate: again.activate }
+      : { quant: this.quant, deleteCheckpoint: this.deleteCheckpoint, activate: this.activate };
     try {
-      const job = this.unwrap(await this.client.call('convert.start', { quant: this.quant, deleteCheckpoint: this.deleteCheckpoint, activate: this.activate }));
+      const job = this.unwrap(await this.client.call('convert.start', options));
       if (job) {
         this.job = job;
         this.following = true;
