@@ -64,8 +64,8 @@ function openOutputFile(): number | null {
 /**
  * Native output kept in a file: llama.cpp logs dozens of lines per image, and through a pipe each
  * one woke the host (about 2-3 ms of host CPU per answer on a 2-core machine). The host reads what
- * is new only when the worker sends a message or exits, so output written before either is seen
- * before it (a crash report or a devices answer never misses its log lines).
+ * is new only when the worker answers a request, says it is ready, or exits, so output written
+ * before any of those is seen before it (a crash report or a devices answer has its log lines).
  */
 class OutputFile {
   private offset = 0;
@@ -128,9 +128,10 @@ function spawnNode(entry: string, live: boolean): WorkerProcess {
       if (child.connected) child.send(message);
     },
     onMessage: (listener) =>
-      child.on('message', (m) => {
-        output?.drain();
-        listener(m as WorkerToHost);
+      child.on('message', (m: WorkerToHost) => {
+        // Not for streamed events: the first token should not wait for a read of the prompt's log.
+        if (m.type !== 'event') output?.drain();
+        listener(m);
       }),
     // Registered after the close above, so listeners see the last output first.
     onExit: (listener) => child.once('exit', (code, signal) => listener(code, signal)),
@@ -148,7 +149,7 @@ function spawnNode(entry: string, live: boolean): WorkerProcess {
   };
 }
 
-/** The worker as a Node child process; its native output is read when it sends a message or exits. */
+/** The worker as a Node child process; its native output is read with each answer and at exit. */
 export const spawnNodeWorker: SpawnWorker = (entry) => spawnNode(entry, false);
 
 /** The same, with native output streamed through pipes as it is written (`serve --verbose`). */
