@@ -39,6 +39,14 @@ export interface ModelManagerOptions {
 }
 
 /** A failure with a stable code, what went wrong and what the user can do. */
+/** A pair that "Get FireLLaVA" built from the catalog entry's Hugging Face repository (source "convert:hf:<repo>@<rev>"). */
+function isConversionOf(source: string, sourceUrl: string): boolean {
+  const m = /^convert:hf:([^@]+)@/.exec(source);
+  if (!m) return false;
+  const page = hfRepoPage(sourceUrl);
+  return page !== null && page.toLowerCase() === hfRepoPage(`https://huggingface.co/${m[1]}`)?.toLowerCase();
+}
+
 export class ModelManagerError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -173,7 +181,7 @@ export class ModelManager {
     const [entries, devices, data] = await Promise.all([this.catalog(), this.devices(), this.registry.read()]);
     return entries.map((entry) => ({
       entry,
-      installed: data.models.some((m) => m.id === entry.id && m.complete),
+      installed: data.models.some((m) => m.complete && (m.id === entry.id || isConversionOf(m.source, entry.sourceUrl))),
       fit: estimateFit(footprintFromEstimate(entry.estimate), devices, nCtx, true),
     }));
   }

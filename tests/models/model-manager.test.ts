@@ -272,4 +272,20 @@ describe('model manager: catalog and fit', () => {
     const installed = await m.importLocal({ modelPath: fx.pair.model, mmprojPath: fx.pair.mmproj, mode: 'symlink' });
     expect(installed.fit).toMatchObject({ fit: 'full', gpuLayers: 2, totalLayers: 2, visionOnGpu: true, approximate: false });
   });
+
+  it('shows FireLLaVA as installed once Get FireLLaVA converted it, not before', async () => {
+    const m = manager({ catalog: await loadCatalog() });
+    expect((await m.catalogItems())[0]!.installed).toBe(false);
+    // Another repository's conversion is not FireLLaVA.
+    const place = async (id: string, repo: string): Promise<void> => {
+      mkdirSync(path.join(dataDir, 'models', id), { recursive: true });
+      copyFileSync(fx.pair.model, path.join(dataDir, 'models', id, 'model.gguf'));
+      copyFileSync(fx.pair.mmproj, path.join(dataDir, 'models', id, 'mmproj.gguf'));
+      await m.installConverted({ id, name: id, source: `convert:hf:${repo}@main`, licenseUrl: null, modelFile: 'model.gguf', mmprojFile: 'mmproj.gguf', activate: false });
+    };
+    await place('other-q4_0', 'someone/Other-LLaVA');
+    expect((await m.catalogItems())[0]!.installed).toBe(false);
+    await place('firellava-13b-q4_0', 'fireworks-ai/FireLLaVA-13b');
+    expect((await m.catalogItems())[0]!.installed).toBe(true);
+  });
 });
