@@ -44,6 +44,7 @@ export function workerEnv(base: NodeJS.ProcessEnv = process.env, platform: NodeJ
 
 /** Past this the host empties the output file (after reading it), so a long session stays small. */
 const OUTPUT_FILE_LIMIT = 1024 * 1024;
+const OUTPUT_SWEEP_MS = 5000;
 
 /**
  * An unlinked file in RAM for the worker's stdout and stderr, or null where there is none (only
@@ -72,6 +73,8 @@ class OutputFile {
   private closed = false;
   private readonly decoder = new StringDecoder('utf8');
   private readonly listeners: Array<(chunk: string) => void> = [];
+  /** Also read now and then, so a worker that logs for long without answering cannot fill /dev/shm. */
+  private readonly sweep = setInterval(() => this.drain(), OUTPUT_SWEEP_MS).unref();
 
   constructor(readonly fd: number) {}
 
@@ -106,6 +109,7 @@ class OutputFile {
     if (this.closed) return;
     this.drain();
     this.closed = true;
+    clearInterval(this.sweep);
     closeSync(this.fd);
   }
 }

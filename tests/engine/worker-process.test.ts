@@ -91,6 +91,10 @@ const lines = Number(process.argv[2] ?? process.env.LINES);
 for (let i = 0; i < lines; i++) writeSync(i % 2 ? 1 : 2, 'native line ' + i + ' ' + 'x'.repeat(200) + '\\n');
 if (process.env.THEN === 'crash') process.kill(process.pid, 'SIGKILL');
 process.send({ type: 'ready', pid: process.pid });
+process.on('message', () => {
+  writeSync(2, 'written after the host asked\\n');
+  process.send({ type: 'ready', pid: process.pid });
+});
 process.on('disconnect', () => process.exit(0));
 `;
 
@@ -145,6 +149,22 @@ describe.runIf(process.platform === 'linux')('native output of the worker', () =
     );
     expect(atExit.signal).toBe('SIGKILL');
     expect(atExit.text).toContain('native line 1999 ');
+  });
+
+  it('keeps the latest megabyte of a flood and goes on reading after it emptied the file', async () => {
+    // 8,000 lines of ~216 bytes: 1.7 MB before the first message.
+    const { worker, chunks } = start({ LINES: '8000' });
+    const next = () => new Promise<void>((resolve) => worker.onMessage((m: WorkerToHost) => m.type === 'ready' && resolve()));
+    await next();
+    const first = chunks.join('');
+    expect(first).toContain('native line 7999 ');
+    expect(first).not.toContain('native line 0 ');
+    expect(first.length).toBeLessThanOrEqual(1024 * 1024);
+    chunks.length = 0;
+    const again = next();
+    worker.send({ type: 'cancel', id: 1 });
+    await again;
+    expect(chunks.join('')).toBe('written after the host asked\n');
   });
 
   it('leaves no file behind', () => {
