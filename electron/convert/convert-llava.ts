@@ -11,7 +11,7 @@ import { GgufWriter, kv, type GgufTensorSpec } from '../gguf/gguf-writer';
 import type { GgufKv } from '../gguf/gguf-reader';
 import { validateModelPair } from '../engine/model-validator';
 import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-checkpoint';
-import { createEncodePool, encodeTask, type EncodePool } from './encode-pool';
+import { ChunkBuffers, createEncodePool, encodeTask, type EncodePool } from './encode-pool';
 import { permuteRotaryRows } from './permute';
 import { CheckpointError, TensorReader, openCheckpoint, requireTensor, type CheckpointTensor } from './safetensors';
 import { llamaMetadata } from '../gguf/llama-metadata';
@@ -372,13 +372,17 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
   const pool: EncodePool | undefined =
     options.encodeWorkers && options.encodeWorkers > 0 && options.encodeWorkerEntry ? createEncodePool(options.encodeWorkerEntry, options.encodeWorkers) : undefined;
   const chunkElements = options.chunkElements ?? 4 * 1024 * 1024;
+  const buffers = pool?.buffers ?? new ChunkBuffers(2);
   const writeFile = async (path: string, file: 'model' | 'mmproj', metadata: GgufKv[], jobs: TensorJob[]): Promise<void> => {
     const w = await GgufWriter.create(path, metadata, jobs, { sync: options.sync ?? true });
+    // One chunk stream for the whole file, so the encoders already work on the next tensor
+    // while the last chunks of this one are written (13B tensors are only ~7 chunks long).
+    const stream = encodedChunks(jobs)[Symbol.asyncIterator]();
     try {
       for (const job of jobs) {
         checkCancel();
         emit({ phase: 'convert', file, tensor: job.name });
-        await w.writeTensor(job.name, chunks(job));
+        await w.writeTensor(job.name, take(stream, chunkPlan(job).count));
         tensorsDone++;
       }
       await w.finish();
@@ -388,7 +392,15 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     }
   };
 
-  async function* chunks(job: TensorJob): AsyncGenerator<Uint8Array> {
+  async function* take(stream: AsyncIterator<Uint8Array>, count: number): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < count; i++) {
+      const r = await stream.next();
+      if (r.done) throw new Error('internal: the chunk stream ended early');
+      yield r.value;
+    }
+  }
+
+  function chunkPlan(job: TensorJob) {
     const t = job.src;
     const rows = t.shape.length >= 2 ? (t.shape[0] as number) : 1;
     const rowLength = t.shape.length >= 2 ? t.shape.slice(1).reduce((a, b) => a * b, 1) : t.shape.reduce((a, b) => a * b, 1);
@@ -398,42 +410,63 @@ export async function convertLlava(options: ConvertOptions): Promise<ConvertResu
     if (headDim) step = Math.max(headDim, step - (step % headDim));
     // Same type in and out (F16 -> F16, F32 -> F32): bytes pass through, rows reordered as bytes.
     const passthrough = (t.dtype === 'F16' && job.type === GgmlType.F16) || (t.dtype === 'F32' && job.type === GgmlType.F32);
-    const eb = t.dtype === 'F32' ? 4 : 2;
+    return { t, rows, rowLength, readAs, headDim, step, passthrough, count: Math.ceil(rows / step) };
+  }
+
+  /** Every chunk of every job, encoded, in order. */
+  async function* encodedChunks(jobs: TensorJob[]): AsyncGenerator<Uint8Array> {
     let permutedBytes = new Uint8Array(0);
     const inflight: Promise<Uint8Array>[] = [];
-    for (let r = 0; r < rows; r += step) {
-      checkCancel();
-      const n = Math.min(step, rows - r);
-      if (passthrough) {
-        const raw = await reader.readRawRows(readAs, r, n);
-        bytesDone += (t.byteSize * n) / rows;
-        if (headDim && !options.unsafeSkipRotaryPermutation) {
-          if (permutedBytes.length !== raw.length) permutedBytes = new Uint8Array(raw.length);
-          permuteRotaryRows(raw, n, rowLength * eb, headDim, permutedBytes);
-          yield permutedBytes;
-        } else {
-          yield raw;
+    for (const job of jobs) {
+      const { t, rows, rowLength, readAs, headDim, step, passthrough } = chunkPlan(job);
+      const eb = t.dtype === 'F32' ? 4 : 2;
+      for (let r = 0; r < rows; r += step) {
+        checkCancel();
+        const n = Math.min(step, rows - r);
+        if (passthrough) {
+          // Its bytes are a view of the reader's buffer: everything queued goes first.
+          while (inflight.length) yield await (inflight.shift() as Promise<Uint8Array>);
+          const raw = await reader.readRawRows(readAs, r, n);
+          bytesDone += (t.byteSize * n) / rows;
+          if (headDim && !options.unsafeSkipRotaryPermutation) {
+            if (permutedBytes.length !== raw.length) permutedBytes = new Uint8Array(raw.length);
+            permuteRotaryRows(raw, n, rowLength * eb, headDim, permutedBytes);
+            yield permutedBytes;
+          } else {
+            yield raw;
+          }
+          continue;
         }
-        continue;
+        const bytes = (t.byteSize * n) / rows;
+        const task = {
+          dtype: t.dtype,
+          type: job.type,
+          // Our own buffer (the reader's is reused), recycled once the chunk is written.
+          raw: await reader.readRawRows(readAs, r, n, buffers.take(bytes)),
+          rows: n,
+          rowLength,
+          headDim: options.unsafeSkipRotaryPermutation ? 0 : headDim,
+        };
+        bytesDone += bytes;
+        if (pool) {
+          const done = pool.encode(task);
+          done.catch(() => undefined); // a failure is reported where it is awaited, not as unhandled
+          inflight.push(done);
+          // Two chunks queued per worker: reading and writing the next chunks (one thread, in
+          // turn) must not leave a worker idle. Memory stays a few chunks per worker.
+          if (inflight.length > 2 * pool.size) yield* written(await (inflight.shift() as Promise<Uint8Array>));
+        } else {
+          yield* written(encodeTask(task, true));
+        }
       }
-      const task = {
-        dtype: t.dtype,
-        type: job.type,
-        raw: (await reader.readRawRows(readAs, r, n)).slice(), // the reader reuses its buffer
-        rows: n,
-        rowLength,
-        headDim: options.unsafeSkipRotaryPermutation ? 0 : headDim,
-      };
-      if (pool) {
-        inflight.push(pool.encode(task));
-        // Keep every worker busy plus one chunk queued; memory stays a few chunks per worker.
-        if (inflight.length > pool.size) yield await (inflight.shift() as Promise<Uint8Array>);
-      } else {
-        yield encodeTask(task);
-      }
-      bytesDone += (t.byteSize * n) / rows;
     }
-    while (inflight.length) yield await (inflight.shift() as Promise<Uint8Array>);
+    while (inflight.length) yield* written(await (inflight.shift() as Promise<Uint8Array>));
+  }
+
+  /** Yields a chunk, then (once the writer has taken it) keeps its buffer for the next reads. */
+  function* written(chunk: Uint8Array): Generator<Uint8Array> {
+    yield chunk;
+    buffers.give(chunk.buffer);
   }
 
   try {

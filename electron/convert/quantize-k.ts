@@ -24,16 +24,20 @@ const GROUP_MAX_EPS = fr(1e-15);
 const RDELTA_Q4K = fr(0.1);
 const TENTH = fr(0.1);
 
-/** ggml's nearest_int: round half to even through the 1.5 * 2^23 trick (valid for |x| <= 2^22). */
+/**
+ * ggml's nearest_int (round half to even via float32 x + 1.5 * 2^23) for a float32 x: floor of
+ * x + 0.5 (exact in double), and a tie that landed on an odd number moves down.
+ */
 function nearestInt(x: number): number {
-  return fr(x + 12582912) - 12582912;
+  const l = Math.floor(x + 0.5);
+  return l - x === 0.5 && (l & 1) !== 0 ? l - 1 : l;
 }
 
 // Per-thread scratch, reused by every block (the quantizers are not re-entrant).
 const L = new Uint8Array(QK_K);
-const Laux = new Uint8Array(32);
-const weights = new Float64Array(32);
-const diffs = new Float64Array(32);
+const LAUX = new Uint8Array(32);
+const W32 = new Float64Array(32);
+const D32 = new Float64Array(32);
 const scales = new Float64Array(16);
 const mins = new Float64Array(8);
 let theMin = 0;
@@ -45,6 +49,10 @@ let theMin = 0;
  */
 function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: number, rdelta: number, nstep: number): number {
   const n = 32;
+  // Locals, not module bindings, in the hot loops.
+  const weights = W32;
+  const diffs = D32;
+  const Laux = LAUX;
   let min = x[s] as number;
   let max = min;
   let sumW = weights[0] as number;
@@ -76,26 +84,68 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
     const diff = fr(fr(fr(scale * l) + min) - v);
     bestError = fr(bestError + fr((weights[i] as number) * fr(diff * diff)));
   }
+  // Screening, in double: a candidate's float32 error is never below the least-squares minimum
+  // over (scale, min) for its L (whatever scale and min float32 arithmetic lands on) by more
+  // than the float32 rounding of its evaluation. A candidate whose minimum, less that margin,
+  // is still above the best error cannot win, so its float32 fit is skipped. Only the few
+  // close or winning candidates run the exact float32 code, which keeps the bytes ggml's.
+  let sumWd = 0;
+  let sumXd = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[s + i] as number;
+    sumWd += weights[i] as number;
+    sumXd += (weights[i] as number) * v; // float32 * float32: exact in double
+    const a = Math.abs(v);
+    if (a > amax) amax = a;
+  }
   for (let is = 0; is <= nstep; is++) {
     // x - min only changes when a candidate wins (min moves with it).
     iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
-    let sumL = 0;
-    let sumL2 = 0;
-    let sumXL = 0;
+    let sl = 0;
+    let sl2 = 0;
+    let sxl = 0;
     let changed = is === 0;
     for (let i = 0; i < n; i++) {
       let l = nearestInt(fr(iscale * (diffs[i] as number)));
       l = l < 0 ? 0 : l > nmax ? nmax : l;
       if (Laux[i] !== l) changed = true;
       Laux[i] = l;
+      const wl = (weights[i] as number) * l; // exact in double, as are the products below
+      sl += wl;
+      sl2 += wl * l;
+      sxl += wl * (x[s + i] as number);
+    }
+    // The same L as the previous candidate gives the same fit and error, which already lost
+    // (or won and is the best): skipping it changes nothing.
+    if (!changed) continue;
+    const Dd = sumWd * sl2 - sl * sl;
+    if (Dd > 1e-6 * sumWd * sl2) {
+      const sd = (sumWd * sxl - sumXd * sl) / Dd;
+      const md = (sl2 * sumXd - sl * sxl) / Dd;
+      let e0 = 0;
+      let e1 = 0;
+      for (let i = 0; i < n; i += 2) {
+        const d0 = sd * (Laux[i] as number) + md - (x[s + i] as number);
+        const d1 = sd * (Laux[i + 1] as number) + md - (x[s + i + 1] as number);
+        e0 += (weights[i] as number) * d0 * d0;
+        e1 += (weights[i + 1] as number) * d1 * d1;
+      }
+      const e = e0 + e1;
+      // Terms of a float32 diff are at most M; each diff is off by <= 3 ulp(M), the sum by 40 ulps.
+      const M = 2 * (Math.abs(sd) * nmax + Math.abs(md) + amax);
+      if (e >= 1e-12 * M * M * sumWd && e - 1e-5 * e - 1e-6 * M * Math.sqrt(sumWd * e) > bestError) continue;
+    }
+    let sumL = 0;
+    let sumL2 = 0;
+    let sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const l = Laux[i] as number;
       const wl = fr((weights[i] as number) * l);
       sumL = fr(sumL + wl);
       sumL2 = fr(sumL2 + fr(wl * l));
       sumXL = fr(sumXL + fr(wl * (x[s + i] as number)));
     }
-    // The same L as the previous candidate gives the same fit and error, which already lost
-    // (or won and is the best): skipping it changes nothing.
-    if (!changed) continue;
     const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
     if (D > 0) {
       let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
@@ -139,7 +189,7 @@ export function quantizeQ4_KInto(x: Float32Array, s: number, n: number, dst: Uin
       const avX = fr(Math.sqrt(fr(sumX2 / 32)));
       for (let l = 0; l < 32; l++) {
         const v = x[b + l] as number;
-        weights[l] = fr(avX + Math.abs(v));
+        W32[l] = fr(avX + Math.abs(v));
       }
       const sc = makeQkx2(x, b, 15, 32 * j, -1, RDELTA_Q4K, 20);
       scales[j] = sc;
@@ -188,6 +238,7 @@ export function quantizeQ4_KInto(x: Float32Array, s: number, n: number, dst: Uin
 }
 
 const L6 = new Int8Array(QK_K);
+const LT16 = new Int8Array(16);
 const w6 = new Float64Array(16);
 const wx6 = new Float64Array(16);
 
@@ -223,23 +274,35 @@ function makeQx16(x: Float32Array, s: number, lo: number): number {
   }
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0;
   let best = fr(scale * sumlx);
+  // Screening as in makeQkx2: the sums in double (exact products of same-sign terms) are within
+  // 20 float32 ulps of ggml's, so a candidate whose double ratio is clearly below the best is
+  // skipped; the others run the exact float32 test.
+  const Lt = LT16;
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fr(-fr(nmax + fr(TENTH * is)) / max);
-    sumlx = 0;
-    suml2 = 0;
+    let sx = 0;
+    let s2 = 0;
+    let changed = is === -9;
     for (let i = 0; i < 16; i++) {
       let l = nearestInt(fr(iscale * (x[s + i] as number)));
       l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      if (Lt[i] !== l) changed = true;
+      Lt[i] = l;
+      sx += (wx6[i] as number) * l;
+      s2 += (w6[i] as number) * l * l;
+    }
+    // The same L as the previous candidate decides the same way with the same result.
+    if (!changed || !(s2 > 0) || sx * sx < best * s2 * (1 - 1e-5)) continue;
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < 16; i++) {
+      const l = Lt[i] as number;
       sumlx = fr(sumlx + fr((wx6[i] as number) * l));
       suml2 = fr(suml2 + fr(fr((w6[i] as number) * l) * l));
     }
     if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
-      for (let i = 0; i < 16; i++) {
-        let l = nearestInt(fr(iscale * (x[s + i] as number)));
-        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-        L6[lo + i] = l + nmax;
-      }
+      for (let i = 0; i < 16; i++) L6[lo + i] = (Lt[i] as number) + nmax;
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }

@@ -195,8 +195,11 @@ export class TensorReader {
     decodeToF32(t.dtype, await this.readRawRows(t, row, count), out);
   }
 
-  /** The rows' bytes as stored; the view is valid until the next read. */
-  async readRawRows(t: CheckpointTensor, row: number, count: number): Promise<Uint8Array> {
+  /**
+   * The rows' bytes as stored: in `into` when given (it must hold them), else in a view of the
+   * reader's own buffer that is valid until the next read.
+   */
+  async readRawRows(t: CheckpointTensor, row: number, count: number, into?: Uint8Array): Promise<Uint8Array> {
     const rowLength = t.shape.slice(1).reduce((a, b) => a * b, 1);
     const eb = DTYPE_BYTES[t.dtype];
     const bytes = count * rowLength * eb;
@@ -206,15 +209,17 @@ export class TensorReader {
       this.file = t.file;
     }
     // allocUnsafeSlow: an own ArrayBuffer at offset 0, so F16 data can be viewed as Uint16Array.
-    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(bytes);
+    if (!into && this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(bytes);
+    const buf = into ?? this.raw;
+    if (buf.length < bytes) throw new RangeError(`readRawRows: buffer holds ${buf.length} bytes, need ${bytes}`);
     let done = 0;
     const start = t.offset + row * rowLength * eb;
     while (done < bytes) {
-      const { bytesRead } = await (this.fh as FileHandle).read(this.raw, done, bytes - done, start + done);
+      const { bytesRead } = await (this.fh as FileHandle).read(buf, done, bytes - done, start + done);
       if (bytesRead === 0) throw new CheckpointError(`${basename(t.file)} ended while reading ${t.name}`, 'BAD_FILE');
       done += bytesRead;
     }
-    return this.raw.subarray(0, bytes);
+    return buf.subarray(0, bytes);
   }
 
   /** Whole tensor as float32 (for small tensors and tests). */
