@@ -1,10 +1,11 @@
 // The engine worker as an Electron utilityProcess: same entry file and envelope as the Node fork.
 import { utilityProcess } from 'electron';
-import type { SpawnWorker } from '../engine/worker-process';
+import { workerEnv, type SpawnWorker } from '../engine/worker-process';
 import type { WorkerToHost } from '../engine/worker-protocol';
 
 export const spawnUtilityWorker: SpawnWorker = (entry) => {
-  const child = utilityProcess.fork(entry, [], { stdio: 'pipe', serviceName: 'FireLLaVA engine' });
+  // The malloc tunables of the Node worker (workerEnv); whether Electron's allocator honours them is unmeasured.
+  const child = utilityProcess.fork(entry, [], { stdio: 'pipe', serviceName: 'FireLLaVA engine', env: workerEnv() });
   return {
     get pid() {
       return child.pid;
