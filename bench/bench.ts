@@ -1,6 +1,7 @@
 // `npm run bench`: the whole pipeline (HTTP client → transport → backend → engine host → worker)
 // against the raw binding called in this process, same model, same prompt, same run.
 // Not a test: it prints a table and, with --json FILE, writes the numbers.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +24,7 @@ import type { ContractClient } from '../electron/shared/client';
 import type { GenerateEvent } from '../electron/shared/types';
 import { createHttpClient } from '../electron/transport/http-client';
 import { SAMPLER_OVERRIDES } from '../electron/engine/worker-protocol';
+import { workerEnv } from '../electron/engine/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const THREADS = Number(process.env.BENCH_THREADS ?? 0);
@@ -328,6 +330,14 @@ async function main(): Promise<void> {
   if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
+}
+
+// The direct baseline runs the binding in this process: it gets the malloc settings the engine
+// worker runs with (workerEnv), which glibc reads only at start, so the comparison stays like for like.
+const tunedEnv = workerEnv();
+if (tunedEnv.GLIBC_TUNABLES !== process.env.GLIBC_TUNABLES) {
+  const child = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: tunedEnv });
+  process.exit(child.status ?? 1);
 }
 
 main().then(
