@@ -84,9 +84,16 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server sett
     const ask = (client: OpenAI) => client.chat.completions.create({ model: 'firellava-13b', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0 });
     expect((await ask(oldClient)).choices[0]!.message.role).toBe('assistant');
 
-    // Rotation asks first; Cancel keeps the key.
+    // Rotation asks first, with the focus on its safe choice; Escape (like Cancel) keeps the key and
+    // closes only the question, not App settings, and the focus goes back to Rotate….
     await api.getByRole('button', { name: 'Rotate…' }).click();
     await expect.poll(() => api.getByRole('alertdialog').textContent(), SLOW).toMatch(/clients still using the current key stop working/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), SLOW).toBe('Cancel');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => api.getByRole('alertdialog').count(), SLOW).toBe(0);
+    expect(await page.getByRole('dialog', { name: 'App settings' }).count()).toBe(1);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), SLOW).toBe('Rotate…');
+    await api.getByRole('button', { name: 'Rotate…' }).click();
     await api.getByRole('button', { name: 'Cancel' }).click();
     expect(await shownKey()).toBe(oldKey);
     await api.getByRole('button', { name: 'Rotate…' }).click();

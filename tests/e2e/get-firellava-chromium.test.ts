@@ -76,6 +76,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     await get.getByRole('button', { name: 'Get FireLLaVA…' }).click();
     const license = get.getByLabel('License', { exact: true });
     await expect.poll(() => license.textContent(), SLOW).toMatch(/released under the Llama 2 Community License/);
+    // The pressed button is gone: the focus goes to the license text, not lost on the page.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('License');
     expect(await license.textContent()).toMatch(/is gated: sign in on Hugging Face, open that page and accept the license,\s+then create a read token/);
     expect(await license.getByRole('link').getAttribute('href')).toBe(`${hf.origin}/fireworks-ai/FireLLaVA-13b`);
     expect(await get.getByRole('form', { name: 'FireLLaVA access token' }).getByRole('status').textContent()).toMatch(/Using the token from HF_TOKEN/);
@@ -90,8 +92,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     expect(await get.locator('.disk').textContent()).toMatch(/Disk: download [\d.]+ KB\s+\+ converted model about [\d.]+ MB, so about [\d.]+ MB with a 10% margin\.\s+Free: [\d.]+ (GB|TB)\./);
     const start = get.getByRole('button', { name: /^Start: download and convert to Q4_0$/ });
     expect(await start.isDisabled()).toBe(true);
+    // Why it is greyed out, next to it.
+    expect(await start.getAttribute('aria-describedby').then((id) => get.locator(`#${id}`).textContent())).toBe('Accept the license above to start.');
     await get.getByLabel('I accept the Llama 2 Community License').check();
     expect(await start.isDisabled()).toBe(false);
+    expect(await get.locator('#get-start-why').count()).toBe(0);
     // Nothing was fetched but the listing.
     expect(hf.server.requests.filter((r) => r.name.includes('/resolve/'))).toEqual([]);
   });
@@ -102,10 +107,14 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     await get.getByRole('button', { name: /^Start: download and convert/ }).click();
     const view = get.getByRole('group', { name: 'Get FireLLaVA progress' });
     await expect.poll(() => view.getAttribute('data-phase'), SLOW).toBe('download');
+    // Start is replaced by the progress view, which takes the focus.
+    expect(await view.evaluate((el) => el.contains(document.activeElement))).toBe(true);
     await expect.poll(() => view.locator('.line').textContent(), SLOW).toMatch(/^Downloading model-0000\d-of-00003\.safetensors: [\d.]+ KB of [\d.]+ KB · [\d.]+ KB\/s · \d+ s left$/);
     expect(await view.locator('[aria-current=step]').textContent()).toBe('Download');
     await view.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => view.getAttribute('data-state'), SLOW).toBe('cancelled');
+    // Cancel is gone too: the focus goes to what happened, just before Start again.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role')), SLOW).toBe('alert');
     expect(await view.getByRole('alert').textContent()).toMatch(/Stopped\..*Start again to resume: the bytes downloaded so far are kept\./s);
 
     hf.server.throttle = 0;

@@ -62,6 +62,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     await form.getByRole('button', { name: 'Add engine' }).click();
     const item = remote.getByRole('listitem').filter({ hasText: 'Loopback FireLLaVA' });
     await expect.poll(() => item.textContent(), SLOW).toContain('key saved: yes');
+    expect(await form.getByTestId('engine-added').textContent()).toBe('Added “Loopback FireLLaVA”. Choose it for a conversation in Chat settings, or make it the default above.');
+    // The same words for the local engine as in Chat settings.
+    expect(await remote.getByRole('radio', { name: /^Local \(this computer\)/ }).isChecked()).toBe(true);
     expect(await form.getByLabel('API key').inputValue()).toBe('');
     expect(await page.content()).not.toContain(served.key);
     await page.keyboard.press('Escape');
@@ -70,11 +73,24 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
 
   it('chooses it for a conversation and streams an answer to an image, labelled as remote', async () => {
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
-    await page.getByRole('button', { name: 'Chat settings' }).click();
+    const chatSettings = page.getByRole('button', { name: 'Chat settings' });
     const settings = page.getByRole('region', { name: 'Conversation settings' });
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent);
+    // Escape closes the panel without applying; the focus goes back to its button.
+    await chatSettings.click();
+    await expect.poll(focused, SLOW).toBe('Preset');
     await settings.getByLabel('Engine').selectOption({ label: 'Remote · Loopback FireLLaVA' });
-    await settings.getByRole('button', { name: 'Apply to this conversation' }).click();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => settings.count(), SLOW).toBe(0);
+    expect(await focused()).toBe('Chat settings');
+    expect(await page.getByTestId('chat-engine').textContent()).toMatch(/Engine: Local \(default\)/);
+    // Enter in a field applies.
+    await chatSettings.click();
+    await settings.getByLabel('Engine').selectOption({ label: 'Remote · Loopback FireLLaVA' });
+    await settings.getByLabel('Max tokens').press('Enter');
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Remote · Loopback FireLLaVA$/);
+    expect(await settings.count()).toBe(0);
+    expect(await focused()).toBe('Chat settings');
 
     await page.getByRole('form', { name: 'Write a message' }).locator('input[type=file]').setInputFiles(fixtures.images.png32);
     await page.getByRole('img', { name: /Attached image/ }).waitFor(SLOW);
@@ -101,7 +117,15 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
   it('removing the engine in App settings: the next answer comes from the default engine, with a notice', async () => {
     await page.getByRole('button', { name: 'App settings' }).click();
     const remote = page.getByRole('region', { name: 'Remote engines' });
-    await remote.getByRole('button', { name: 'Remove Loopback FireLLaVA' }).click();
+    // Removing asks first (the key goes with it); Escape keeps it and App settings stays open.
+    await remote.getByRole('button', { name: 'Remove Loopback FireLLaVA…' }).click();
+    const confirm = remote.getByRole('alertdialog', { name: 'Remove Loopback FireLLaVA?' });
+    expect(await confirm.textContent()).toMatch(/Its saved key is deleted\. Conversations that use it are answered by the default engine/);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => confirm.count(), SLOW).toBe(0);
+    expect(await remote.getByRole('listitem').count()).toBe(2);
+    await remote.getByRole('button', { name: 'Remove Loopback FireLLaVA…' }).click();
+    await confirm.getByRole('button', { name: 'Remove', exact: true }).click();
     await expect.poll(() => remote.getByRole('listitem').count(), SLOW).toBe(1);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local/);

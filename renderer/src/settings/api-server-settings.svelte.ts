@@ -82,7 +82,12 @@ export class ApiServerSettingsState {
   async copy(text: string, what: string): Promise<void> {
     try {
       await navigator.clipboard.writeText(text);
-      this.copied = `${what} copied`;
+      const note = `${what} copied`;
+      this.copied = note;
+      // A confirmation, not a state: it goes after a moment (unless a newer one replaced it).
+      setTimeout(() => {
+        if (this.copied === note) this.copied = null;
+      }, 4000);
     } catch {
       this.error = 'The clipboard is not available here; select the text and copy it by hand.';
     }
