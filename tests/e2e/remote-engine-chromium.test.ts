@@ -3,6 +3,7 @@
 // settings (test first), choose it for a conversation, send an image and see the streamed answer
 // labelled as remote.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -141,6 +142,38 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     // The earlier answer keeps its remote label.
     expect(await answers.nth(0).getByTestId('answered-by').textContent()).toBe('Remote · Loopback FireLLaVA');
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
+  });
+
+  it('an unreachable engine: the failed answer says which engine and what to do', async () => {
+    // A port nobody listens on.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+
+    await page.getByRole('button', { name: 'App settings' }).click();
+    const form = page.getByRole('region', { name: 'Remote engines' }).getByRole('form', { name: 'Add a remote engine' });
+    await form.getByLabel('Name').fill('Switched off');
+    await form.getByLabel('Base URL').fill(`http://127.0.0.1:${port}/v1`);
+    await form.getByLabel('Model').fill('firellava-13b');
+    await form.getByLabel('API key').fill('any');
+    await form.getByRole('button', { name: 'Add engine' }).click();
+    await expect.poll(() => form.getByTestId('engine-added').textContent(), SLOW).toMatch(/^Added “Switched off”/);
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Chat settings' }).click();
+    const settings = page.getByRole('region', { name: 'Conversation settings' });
+    await settings.getByLabel('Engine').selectOption({ label: 'Remote · Switched off' });
+    await settings.getByRole('button', { name: 'Apply to this conversation' }).click();
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Remote · Switched off$/);
+
+    await page.getByLabel('Message', { exact: true }).fill('Anyone there?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const answer = page.locator('article.assistant').last();
+    await expect.poll(() => answer.getAttribute('data-status'), SLOW).toBe('error');
+    expect(await answer.getByTestId('answered-by').textContent()).toBe('Remote · Switched off');
+    expect(await answer.getByTestId('remote-error-hint').textContent()).toBe(
+      'Check this engine in App settings → Remote engines (Test, Replace key…), or pick another engine in Chat settings.',
+    );
   });
 
   it('had no script errors', () => {
