@@ -60,13 +60,16 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server sett
 
     // The serve port itself is taken: a clear error, the choice kept; another port then works.
     const servePort = new URL(served.origin).port;
+    // Nothing to save until something changes; turning it on uses the port typed, saved or not.
+    expect(await api.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
     await api.getByLabel('Port').fill(servePort);
-    await api.getByRole('button', { name: 'Save' }).click();
+    expect(await api.getByText('Unsaved changes.').count()).toBe(1);
     await api.getByLabel('Run the local API server').check();
     await expect.poll(() => api.getByRole('alert').first().textContent(), SLOW).toBe(
       `Port ${servePort} on 127.0.0.1 is already in use by another program, so the API server is not running. Choose another port; your settings are saved.`,
     );
     expect(await api.getByRole('status').first().textContent()).toMatch(/Not running/);
+    expect(await api.getByText(/^Unsaved changes/).count()).toBe(0);
     const port = await freePort();
     await api.getByLabel('Port').fill(String(port));
     await api.getByRole('button', { name: 'Save' }).click();
