@@ -51,6 +51,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server sett
 
   it('enables the server on a free port, reveals a key that works, rotates it, and the old key is refused', async () => {
     await page.getByRole('button', { name: 'App settings' }).click();
+    // The dialog opens on its title; Tab goes on to Close.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName + ' ' + document.activeElement?.textContent), SLOW).toBe('H2 App settings');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Close');
     const api = section();
     await expect.poll(() => api.getByRole('status').first().textContent(), SLOW).toMatch(/Off/);
     // Headless: the serve port's own /v1 is mentioned, and the key is in memory only.
