@@ -21,6 +21,8 @@ const remoteConfig = z.object({
   baseUrl: z.string().regex(/^https?:\/\//),
   model: z.string().min(1).max(256),
   sendTopK: z.boolean().optional(),
+  /** Added without a key: the server needs none. */
+  keyless: z.boolean().optional(),
 });
 export type RemoteEngineConfig = z.infer<typeof remoteConfig>;
 
@@ -82,12 +84,13 @@ export class EngineRegistry {
     return this.state.defaultEngineId;
   }
 
-  async addRemote(input: { name: string; baseUrl: string; model: string; key: string; sendTopK?: boolean | undefined }): Promise<EngineEntry> {
+  async addRemote(input: { name: string; baseUrl: string; model: string; key?: string | undefined; sendTopK?: boolean | undefined }): Promise<EngineEntry> {
     const config: RemoteEngineConfig = { id: `r${randomBytes(6).toString('hex')}`, name: input.name.trim(), baseUrl: normalizeBaseUrl(input.baseUrl), model: input.model.trim() };
     if (input.sendTopK === false) config.sendTopK = false;
+    if (input.key === undefined) config.keyless = true;
     this.assertUniqueName(config.name, null);
     // Key first: a configuration without its key would only fail later.
-    await this.setKey(config.id, input.key);
+    if (input.key !== undefined) await this.setKey(config.id, input.key);
     try {
       this.save({ ...this.state, remotes: [...this.state.remotes, config] });
     } catch (err) {
@@ -107,6 +110,8 @@ export class EngineRegistry {
     };
     const sendTopK = input.sendTopK ?? current.sendTopK;
     if (sendTopK === false) next.sendTopK = false;
+    // Setting a key later turns authentication on for an engine added without one.
+    if (current.keyless && input.key === undefined) next.keyless = true;
     this.assertUniqueName(next.name, next.id);
     if (input.key !== undefined) await this.setKey(next.id, input.key);
     this.save({ ...this.state, remotes: this.state.remotes.map((r) => (r.id === next.id ? next : r)) });
@@ -143,7 +148,7 @@ export class EngineRegistry {
     const plain = new URL(baseUrl).protocol === 'http:' && !isLoopback(baseUrl) ? ' Warning: plain http, so the key and your images travel unencrypted.' : '';
     const served = models.length === 0 ? 'it lists no models' : `it serves ${models.slice(0, 5).join(', ')}${models.length > 5 ? ` and ${models.length - 5} more` : ''}`;
     const missing = model && models.length > 0 && !models.some((m) => m.toLowerCase() === model.toLowerCase()) ? ` “${model}” is not in that list (some servers accept other names too).` : '';
-    return { ok: true, message: `Connected: the key was accepted and ${served}.${missing}${plain}`, models };
+    return { ok: true, message: `Connected: ${key ? 'the key was accepted and ' : ''}${served}.${missing}${plain}`, models };
   }
 
   /** The engine for a conversation's choice (null: the default); a removed remote falls back to the default. */
@@ -164,11 +169,11 @@ export class EngineRegistry {
     } catch (err) {
       return { answeredBy, notice, error: { code: 'FORBIDDEN', message: `The key of “${config.name}” cannot be read: ${(err as Error).message}` } };
     }
-    if (key === null) {
+    if (key === null && !config.keyless) {
       const why = this.keyStorage === 'memory' ? ' This server keeps keys in memory only, so they are gone after a restart.' : '';
       return { answeredBy, notice, error: { code: 'FORBIDDEN', message: `No key is saved for “${config.name}”.${why} Enter it again in App settings → Remote engines.` } };
     }
-    const options: RemoteEngineOptions = { ...this.remoteOptions, baseUrl: config.baseUrl, apiKey: key, model: config.model };
+    const options: RemoteEngineOptions = { ...this.remoteOptions, baseUrl: config.baseUrl, apiKey: key ?? '', model: config.model };
     if (config.sendTopK === false) options.sendTopK = false;
     return { engine: new RemoteEngine(options), answeredBy, notice };
   }
@@ -176,7 +181,7 @@ export class EngineRegistry {
   // ---------------------------------------------------------------------------------------------
 
   private localEntry(): EngineEntry {
-    return { id: LOCAL_ENGINE_ID, kind: 'local', name: 'This computer', baseUrl: null, model: this.local.status().model?.name ?? null, sendTopK: true, keySaved: false };
+    return { id: LOCAL_ENGINE_ID, kind: 'local', name: 'This computer', baseUrl: null, model: this.local.status().model?.name ?? null, sendTopK: true, keySaved: false, keyless: false };
   }
 
   private localAnsweredBy(): AnsweredBy {
@@ -186,7 +191,7 @@ export class EngineRegistry {
 
   private async entry(r: RemoteEngineConfig): Promise<EngineEntry> {
     const keySaved = await this.getKey(r.id).then((k) => k !== null, () => false);
-    return { id: r.id, kind: 'remote', name: r.name, baseUrl: r.baseUrl, model: r.model, sendTopK: r.sendTopK !== false, keySaved };
+    return { id: r.id, kind: 'remote', name: r.name, baseUrl: r.baseUrl, model: r.model, sendTopK: r.sendTopK !== false, keySaved, keyless: r.keyless === true && !keySaved };
   }
 
   private nameOf(id: string): string {

@@ -256,7 +256,8 @@ export class RemoteEngine implements Engine {
   }
 
   private headers(): Record<string, string> {
-    return { Authorization: `Bearer ${this.options.apiKey}` };
+    // An empty key: a server without authentication (a local vLLM or llama.cpp server).
+    return this.options.apiKey ? { Authorization: `Bearer ${this.options.apiKey}` } : {};
   }
 
   private fetch(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {

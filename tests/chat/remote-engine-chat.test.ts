@@ -2,7 +2,8 @@
 // "remote" is this app's own OpenAI-compatible API (startApiServer) on the real local engine.
 // Streaming with an image, stop, a wrong key then the right one, an unreachable server, and an
 // engine removed under a conversation.
-import { createServer } from 'node:net';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,5 +152,41 @@ describe('conversations answered by a remote engine', () => {
     const exported = await h()['conversations.export']({ id: conversation.id, format: 'json' }, ctx);
     const imported = await h()['conversations.import']({ data: new Uint8Array(exported.data) }, ctx);
     expect((await h()['conversations.get']({ id: imported.id }, ctx)).messages.map((m) => m.engine?.name ?? null)).toEqual([null, 'Short-lived', null, 'This computer']);
+  });
+  it('a server without authentication: added without a key, no Authorization header is sent', async () => {
+    // Stands for a local vLLM started without --api-key: it forwards to the real API, adding the key itself.
+    const seen: (string | undefined)[] = [];
+    const open = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      const upstream = http.request(
+        `${server.baseUrl}${req.url!.replace(/^\/v1/, '')}`,
+        { method: req.method, headers: { ...req.headers, host: new URL(server.baseUrl).host, authorization: `Bearer ${KEY}` } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => open.listen(0, '127.0.0.1', resolve));
+    try {
+      const baseUrl = `http://127.0.0.1:${(open.address() as AddressInfo).port}/v1`;
+      const remote = await h()['engines.addRemote']({ name: 'Open vLLM', baseUrl, model: 'firellava-13b', sendTopK: true }, ctx);
+      expect(remote).toMatchObject({ keySaved: false, keyless: true });
+      expect(await h()['engines.test']({ id: remote.id }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/^Connected: it serves /) });
+      const { answer } = await send({ conversationId: (await newConversation(remote.id)).id, text: 'Hello' });
+      expect(answer.status).toBe('complete');
+      expect(answer.text.length).toBeGreaterThan(0);
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      expect(seen.every((a) => a === undefined)).toBe(true);
+      // A key set later is sent from then on.
+      await h()['engines.updateRemote']({ id: remote.id, key: 'later-key-0123456789' }, ctx);
+      expect((await h()['engines.list']({}, ctx)).engines.find((e) => e.id === remote.id)).toMatchObject({ keySaved: true, keyless: false });
+      await send({ conversationId: (await newConversation(remote.id)).id, text: 'Hello again' });
+      expect(seen.at(-1)).toBe('Bearer later-key-0123456789');
+    } finally {
+      await new Promise((resolve) => open.close(resolve));
+      open.closeAllConnections();
+    }
   });
 });

@@ -20,6 +20,8 @@ export interface EngineEntry {
   sendTopK: boolean;
   /** Remote only: a key is stored for it (the key itself never leaves the backend). */
   keySaved: boolean;
+  /** Remote only: added without a key (a server without authentication, e.g. a local vLLM). */
+  keyless: boolean;
 }
 
 export interface EngineList {
@@ -67,7 +69,8 @@ const key = z.string().trim().min(1).max(8192).regex(/^[\x21-\x7e]+$/, 'must be 
 
 export const enginesContract = {
   'engines.list': call<EngineList>()(z.object({}).strict()),
-  'engines.addRemote': call<EngineEntry>()(z.object({ name, baseUrl: httpUrl, model, key, sendTopK: z.boolean().default(true) }).strict()),
+  /** Without a key: the server needs none (requests carry no Authorization header). */
+  'engines.addRemote': call<EngineEntry>()(z.object({ name, baseUrl: httpUrl, model, key: key.optional(), sendTopK: z.boolean().default(true) }).strict()),
   /** Changes what is given; a key replaces the saved one. */
   'engines.updateRemote': call<EngineEntry>()(
     z.object({ id: remoteIdSchema, name: name.optional(), baseUrl: httpUrl.optional(), model: model.optional(), key: key.optional(), sendTopK: z.boolean().optional() }).strict(),
