@@ -70,6 +70,8 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was cut';
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
   if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem (${code})`;
+  // fetch refuses ports reserved for other protocols (e.g. 9, 25, 6000) before connecting.
+  if ((e?.cause?.message ?? '') === 'bad port') return 'this port is reserved for another protocol and cannot be used for HTTP: run the server on another port';
   return e?.cause?.message ?? e?.message ?? String(err);
 }
 

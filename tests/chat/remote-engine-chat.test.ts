@@ -130,6 +130,11 @@ describe('conversations answered by a remote engine', () => {
     const conversation = await newConversation(remote.id);
     const failed = await send({ conversationId: conversation.id, text: 'Anyone there?' });
     expect(failed.answer).toMatchObject({ status: 'error', error: expect.stringMatching(/at 127\.0\.0\.1:\d+ failed: connection refused/) });
+    // A port fetch refuses outright (reserved for another protocol) says so instead of "bad port".
+    const blocked = await h()['engines.addRemote']({ name: 'Port 6000', baseUrl: 'http://127.0.0.1:6000/v1', model: 'm', sendTopK: true }, ctx);
+    await h()['conversations.settings']({ id: conversation.id, engineId: blocked.id }, ctx);
+    const refused = await send({ conversationId: conversation.id, text: 'Anyone?' });
+    expect(refused.answer.error).toMatch(/port is reserved for another protocol.*run the server on another port/);
     await h()['conversations.settings']({ id: conversation.id, engineId: null }, ctx);
     expect((await send({ conversationId: conversation.id, text: 'And now?' })).answer).toMatchObject({ status: 'complete', engine: { kind: 'local' } });
   });
