@@ -1,6 +1,7 @@
 // Q4_K / Q6_K / Q5_0 against ggml's block formats: byte layout of constructed blocks whose
 // scales are known, the 6-bit scale/min packing, round-trip error bounds, and the encoder path
 // the converter uses (row by row, rotary permutation, F16 input).
+import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { encodeTask } from '../../electron/convert/encode-pool';
 import { permuteRotaryRows } from '../../electron/convert/permute';
@@ -213,4 +214,29 @@ describe('the converter path (row by row from F16, rotary rows permuted)', () =>
     const got = encodeTask({ dtype: 'F16', type, raw: new Uint8Array(h.buffer), rows, rowLength, headDim });
     expect(Buffer.from(got).equals(Buffer.from(expected))).toBe(true);
   });
+});
+
+test('the screened k-quant search writes the same bytes as the plain float32 transcription of ggml', () => {
+  // Recorded from quantize-k.ts before the double-precision screening (commit 8a7c49e): Gaussian
+  // weights, rare large outliers, mostly zeros, values on a 1/8 grid (ties), all positive.
+  const gen = (kind: number, n: number): Float32Array => {
+    const f = new Float32Array(n);
+    let s = 977 + kind;
+    const rnd = (): number => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    for (let i = 0; i < n; i++) {
+      const g = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
+      f[i] = kind === 0 ? g * 0.02 : kind === 1 ? (rnd() < 0.01 ? g * 2 : g * 0.01) : kind === 2 ? (rnd() < 0.7 ? 0 : g) : kind === 3 ? Math.round(g * 8) / 8 : g * 0.02 + 0.05;
+    }
+    return f;
+  };
+  const h = createHash('sha256');
+  for (let k = 0; k < 5; k++) {
+    const x = gen(k, 256 * 64);
+    h.update(quantizeQ4_K(x));
+    h.update(quantizeQ6_K(x));
+  }
+  expect(h.digest('hex')).toBe('c3ecd9754f578016b3968dcbd327d3f3118a5b5060bb64a853bb8ec94c78925f');
 });
