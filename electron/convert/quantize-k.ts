@@ -91,11 +91,13 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
   // close or winning candidates run the exact float32 code, which keeps the bytes ggml's.
   let sumWd = 0;
   let sumXd = 0;
+  let sumXXd = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
     const v = x[s + i] as number;
     sumWd += weights[i] as number;
     sumXd += (weights[i] as number) * v; // float32 * float32: exact in double
+    sumXXd += (weights[i] as number) * v * v;
     const a = Math.abs(v);
     if (a > amax) amax = a;
   }
@@ -123,18 +125,13 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
     if (Dd > 1e-6 * sumWd * sl2) {
       const sd = (sumWd * sxl - sumXd * sl) / Dd;
       const md = (sl2 * sumXd - sl * sxl) / Dd;
-      let e0 = 0;
-      let e1 = 0;
-      for (let i = 0; i < n; i += 2) {
-        const d0 = sd * (Laux[i] as number) + md - (x[s + i] as number);
-        const d1 = sd * (Laux[i + 1] as number) + md - (x[s + i + 1] as number);
-        e0 += (weights[i] as number) * d0 * d0;
-        e1 += (weights[i + 1] as number) * d1 * d1;
-      }
-      const e = e0 + e1;
+      // The least-squares minimum in closed form, sum w x^2 - (s sum w l x + m sum w x): its
+      // cancellation costs ~1e-10 of the terms at this conditioning, far inside the margin.
+      const sx = Math.abs(sd * sxl) + Math.abs(md * sumXd);
+      const e = sumXXd - sd * sxl - md * sumXd;
       // Terms of a float32 diff are at most M; each diff is off by <= 3 ulp(M), the sum by 40 ulps.
       const M = 2 * (Math.abs(sd) * nmax + Math.abs(md) + amax);
-      if (e >= 1e-12 * M * M * sumWd && e - 1e-5 * e - 1e-6 * M * Math.sqrt(sumWd * e) > bestError) continue;
+      if (e >= 1e-12 * M * M * sumWd && e - 1e-5 * e - 1e-6 * M * Math.sqrt(sumWd * e) - 1e-8 * (sumXXd + sx) > bestError) continue;
     }
     let sumL = 0;
     let sumL2 = 0;
