@@ -327,7 +327,7 @@ async function main(): Promise<void> {
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
   // Always the 336 px photo (180 kB as a data: URL): what an API client sends with every turn.
-  if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
+  if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, label: `${scenarios[0]!.label}, 336 px photo as a data: URL`, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }
