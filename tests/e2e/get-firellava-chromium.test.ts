@@ -2,18 +2,14 @@
 // real backend and engine) against a Hugging Face-like loopback server (FIRELLAVA_HF_ORIGIN),
 // gated by a token that the server gets from HF_TOKEN: license and token explained, quant and
 // disk estimate, start, progress, cancel, start again, Ready with the installed active pair.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
-import { REPO_ROOT } from '../helpers/fixtures';
 import { startHfServer, type HfServer } from '../convert/get-firellava-server';
-import { CHROMIUM, CLI, ensureBuilt, launchChromium } from './serve-helpers';
+import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
 
 const SLOW = { timeout: 30_000 };
 const TOKEN = 'hf_e2etoken12345';
@@ -21,44 +17,19 @@ const TOKEN = 'hf_e2etoken12345';
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chromium', () => {
   let tmp: string;
   let hf: HfServer;
-  let serve: ChildProcess;
+  let served: Served | undefined;
   let browser: Browser;
   let page: Page;
-  let stderr = '';
 
   beforeAll(async () => {
     ensureBuilt();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-get-ui-'));
     const out = path.join(tmp, 'harness');
-    // The model manager alone, as in tests/models/model-manager-ui.test.ts.
-    await build({
-      root: path.join(REPO_ROOT, 'tests', 'models', 'harness'),
-      base: './',
-      logLevel: 'warn',
-      configFile: false,
-      plugins: [svelte()],
-      build: { outDir: out, emptyOutDir: true, target: 'chrome130', modulePreload: { polyfill: false } },
-    });
+    await buildModelManagerHarness(out);
     await writeHfCheckpoint(path.join(tmp, 'ck'), { shards: 3 });
     hf = await startHfServer(path.join(tmp, 'ck'), tmp, { token: TOKEN });
-    serve = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(tmp, 'data'), '--port', '0', '--static-dir', out, '--cpu'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HF_TOKEN: TOKEN, FIRELLAVA_HF_ORIGIN: hf.origin },
-    });
-    serve.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      let so = '';
-      const t = setTimeout(() => reject(new Error(`no URL: ${stderr}`)), 30_000);
-      serve.stdout!.on('data', (d: Buffer) => {
-        so += d.toString();
-        const m = /ready at (http:\/\/\S+)/.exec(so);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]!);
-        }
-      });
-    });
+    served = await startServer(null, path.join(tmp, 'data'), ['--static-dir', out, '--cpu'], { HF_TOKEN: TOKEN, FIRELLAVA_HF_ORIGIN: hf.origin });
+    const url = served.url;
     browser = await launchChromium(tmp);
     page = await browser.newPage();
     await page.goto(url);
@@ -66,7 +37,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
 
   afterAll(async () => {
     await browser?.close();
-    serve?.kill('SIGTERM');
+    await stopServer(served);
     await hf?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });

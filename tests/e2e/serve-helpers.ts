@@ -4,7 +4,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { chromium, type Browser } from 'playwright-core';
+import { build } from 'vite';
 import { writeLlavaPair, type LlavaPairPaths } from '../../electron/fixtures/tiny-llava';
 import { REPO_ROOT } from '../helpers/fixtures';
 
@@ -31,10 +33,13 @@ export interface Served {
   stderr: () => string;
 }
 
-export function startServer(pair: LlavaPairPaths, dataDir: string, extraArgs: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', pair.model, '--mmproj', pair.mmproj, '--data-dir', dataDir, '--port', '0', ...extraArgs], {
+/** pair null: no model given, as on a first run (the data folder's active pair, if any, loads). */
+export function startServer(pair: LlavaPairPaths | null, dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const model = pair ? ['--model', pair.model, '--mmproj', pair.mmproj] : [];
+  const child = spawn(process.execPath, [CLI, 'serve', ...model, '--data-dir', dataDir, '--port', '0', ...extraArgs], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   let err = '';
@@ -62,6 +67,18 @@ export async function stopServer(served: Served | undefined): Promise<number | n
   const exited = new Promise<number | null>((resolve) => served.child.once('exit', (code) => resolve(code)));
   served.child.kill('SIGTERM');
   return exited;
+}
+
+/** The model manager page alone (tests/models/harness), built into `out` for `serve --static-dir`. */
+export async function buildModelManagerHarness(out: string): Promise<void> {
+  await build({
+    root: path.join(REPO_ROOT, 'tests', 'models', 'harness'),
+    base: './',
+    logLevel: 'warn',
+    configFile: false,
+    plugins: [svelte()],
+    build: { outDir: out, emptyOutDir: true, target: 'chrome130', modulePreload: { polyfill: false } },
+  });
 }
 
 export function launchChromium(tmp: string): Promise<Browser> {

@@ -1,16 +1,13 @@
 // ModelManager.svelte in Debian Chromium against `firellava serve` (real backend, HTTP transport)
 // and files from a loopback server: first-run explanation, add by URL with progress, pause and
 // resume, the gated-repo message, local import, choosing the active model, delete.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, CLI, ensureBuilt, launchChromium } from '../e2e/serve-helpers';
+import { getFixtures, type Fixtures } from '../helpers/fixtures';
+import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../e2e/serve-helpers';
 import { startLoopbackServer, type LoopbackServer } from './loopback-server';
 
 /** The machine is shared and loaded: UI round trips can take seconds. */
@@ -20,47 +17,23 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('model manager UI in C
   let fx: Fixtures;
   let tmp: string;
   let files: LoopbackServer;
-  let serve: ChildProcess;
+  let served: Served | undefined;
   let browser: Browser;
   let page: Page;
-  let stderr = '';
 
   beforeAll(async () => {
     ensureBuilt();
     fx = await getFixtures();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-mm-ui-'));
     const out = path.join(tmp, 'harness');
-    await build({
-      root: path.join(REPO_ROOT, 'tests', 'models', 'harness'),
-      base: './',
-      logLevel: 'warn',
-      configFile: false,
-      plugins: [svelte()],
-      build: { outDir: out, emptyOutDir: true, target: 'chrome130', modulePreload: { polyfill: false } },
-    });
+    await buildModelManagerHarness(out);
     files = await startLoopbackServer({
       'org/model.gguf': { path: fx.pair.model },
       'org/mmproj.gguf': { path: fx.pair.mmproj },
       'gated/model.gguf': { path: fx.pair.model, token: 'hf_needed' },
     });
-    serve = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(tmp, 'data'), '--port', '0', '--static-dir', out, '--cpu'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HF_TOKEN: '' },
-    });
-    serve.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      let so = '';
-      const t = setTimeout(() => reject(new Error(`no URL: ${stderr}`)), 30_000);
-      serve.stdout!.on('data', (d: Buffer) => {
-        so += d.toString();
-        const m = /ready at (http:\/\/\S+)/.exec(so);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]!);
-        }
-      });
-    });
+    served = await startServer(null, path.join(tmp, 'data'), ['--static-dir', out, '--cpu'], { HF_TOKEN: '' });
+    const url = served.url;
     browser = await launchChromium(tmp);
     page = await browser.newPage();
     await page.goto(url);
@@ -68,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('model manager UI in C
 
   afterAll(async () => {
     await browser?.close();
-    serve?.kill('SIGTERM');
+    await stopServer(served);
     await files?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
