@@ -11,7 +11,7 @@ import { DISK_MARGIN, systemFreeSpace, type FreeSpaceFn } from '../models/disk-s
 import { ModelManagerError, type ModelManager } from '../models/model-manager';
 import { DownloadError, partPath, type RetryPolicy } from '../models/range-downloader';
 import type { InstalledModel } from '../shared/contracts/models';
-import type { ErrorCode } from '../shared/errors';
+import { ActionableError } from '../shared/errors';
 import { formatBytes } from '../shared/format';
 import { DEFAULT_REPO, DEFAULT_REVISION, downloadCheckpoint, repoPage, type CheckpointFiles, type CheckpointSource } from './checkpoint-download';
 import { QUANTS, type ConvertProgress, type Quant } from './convert-llava';
@@ -36,17 +36,7 @@ export interface GetProgress {
 }
 
 /** A failure with a stable code, what went wrong and what to do about it. */
-export class GetFireLlavaError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    readonly reason: string,
-    message: string,
-    readonly action: string | null = null,
-  ) {
-    super(message);
-    this.name = 'GetFireLlavaError';
-  }
-}
+export class GetFireLlavaError extends ActionableError {}
 
 export interface GetTarget {
   /** Install into this model manager (the app, `convert --hf --data-dir`). */

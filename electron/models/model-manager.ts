@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readdir, realpath, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { validateModelFile, validateModelPair, type ModelPairInfo } from '../engine/model-validator';
-import { fail, type ErrorCode } from '../shared/errors';
+import { ActionableError, fail, type ErrorCode } from '../shared/errors';
 import type {
   CatalogEntry,
   CatalogItem,
@@ -47,20 +47,7 @@ function isConversionOf(source: string, sourceUrl: string): boolean {
   return page !== null && page.toLowerCase() === hfRepoPage(`https://huggingface.co/${m[1]}`)?.toLowerCase();
 }
 
-export class ModelManagerError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    readonly reason: string,
-    message: string,
-    readonly action: string | null = null,
-  ) {
-    super(message);
-    this.name = 'ModelManagerError';
-  }
-  toAppError(): { code: ErrorCode; message: string } {
-    return fail(this.code, this.action ? `${this.message} ${this.action}` : this.message).error;
-  }
-}
+export class ModelManagerError extends ActionableError {}
 
 interface FileSpec {
   role: ModelFileRole;

@@ -40,6 +40,23 @@ export class AppErrorException extends Error {
   }
 }
 
+/** A failure with a stable reason for code and the action a person can take, shown after the message. */
+export class ActionableError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly reason: string,
+    message: string,
+    readonly action: string | null = null,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toAppError(): AppError {
+    return { code: this.code, message: this.action ? `${this.message} ${this.action}` : this.message };
+  }
+}
+
 export function isAppError(value: unknown): value is AppError {
   return (
     typeof value === 'object' &&
