@@ -2,9 +2,9 @@
 // events, and the calls. The component only reads this and calls its methods.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
 import type { ConversionJob, ConversionPhase, ConversionPlan, ConversionQuant } from '../../../electron/shared/contracts/conversion';
-import type { Result } from '../../../electron/shared/errors';
 import { formatBytes } from '../../../electron/shared/format';
 import { formatEta, percent } from './model-view';
+import { CallState } from '../lib/call-state.svelte';
 
 export const STEPS: { phase: ConversionPhase; label: string }[] = [
   { phase: 'download', label: 'Download' },
@@ -47,7 +47,7 @@ export function quantLabel(q: ConversionQuant): string {
   return `${q.quant.toUpperCase()} · ${q.outputBytes === null ? 'size unknown' : `about ${formatBytes(q.outputBytes)}`}${q.recommended ? ' (recommended)' : ''}${q.installed ? ' · installed' : ''}`;
 }
 
-export class GetFireLlavaState {
+export class GetFireLlavaState extends CallState {
   plan = $state<ConversionPlan | null>(null);
   job = $state<ConversionJob | null>(null);
   quant = $state('');
@@ -58,8 +58,6 @@ export class GetFireLlavaState {
   open = $state(false);
   /** The progress view is showing (a job was started or is running). */
   following = $state(false);
-  error = $state<string | null>(null);
-  busy = $state(false);
   loading = $state(false);
 
   readonly chosen = $derived(this.plan?.quants.find((q) => q.quant === this.quant) ?? null);
@@ -78,12 +76,8 @@ export class GetFireLlavaState {
 
   private watch: StreamHandle | null = null;
 
-  constructor(private readonly client: ContractClient) {}
-
-  private unwrap<T>(r: Result<T>): T | null {
-    if (r.ok) return r.value;
-    this.error = r.error.message;
-    return null;
+  constructor(private readonly client: ContractClient) {
+    super();
   }
 
   /** Follows the job (a running one opens the panel at its progress view). */

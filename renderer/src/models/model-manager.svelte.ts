@@ -2,17 +2,15 @@
 // reads this and calls its methods; every call goes through the typed contract.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
 import type { CatalogItem, DownloadJob, HfTokenStatus, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
-import type { Result } from '../../../electron/shared/errors';
 import { firstRunChoice } from './model-view';
+import { CallState } from '../lib/call-state.svelte';
 
-export class ModelManagerState {
+export class ModelManagerState extends CallState {
   catalog = $state<CatalogItem[]>([]);
   installed = $state<InstalledModel[]>([]);
   jobs = $state<DownloadJob[]>([]);
   /** Catalog entry whose details (size, license) are shown before anything downloads. */
   selected = $state<string | null>(null);
-  error = $state<string | null>(null);
-  busy = $state(false);
   loaded = $state(false);
   /** Whether a Hugging Face token is known (never the token itself). */
   token = $state<HfTokenStatus | null>(null);
@@ -25,12 +23,8 @@ export class ModelManagerState {
   constructor(
     private readonly client: ContractClient,
     private readonly nCtx = 4096,
-  ) {}
-
-  private unwrap<T>(r: Result<T>): T | null {
-    if (r.ok) return r.value;
-    this.error = r.error.message;
-    return null;
+  ) {
+    super();
   }
 
   async refresh(): Promise<void> {
@@ -69,16 +63,6 @@ export class ModelManagerState {
     const i = this.jobs.findIndex((j) => j.id === job.id);
     if (i >= 0) this.jobs[i] = job;
     else this.jobs.push(job);
-  }
-
-  private async run<T>(fn: () => Promise<Result<T>>): Promise<T | null> {
-    this.busy = true;
-    this.error = null;
-    try {
-      return this.unwrap(await fn());
-    } finally {
-      this.busy = false;
-    }
   }
 
   async pull(req: PullRequest): Promise<boolean> {

@@ -2,7 +2,7 @@
 // asked to see it, and the last error of a call. Every change goes through the typed contract.
 import type { ContractClient } from '../../../electron/shared/client';
 import type { ApiServerSettingsPatch, ApiServerStatus } from '../../../electron/shared/contracts/api-server';
-import type { Result } from '../../../electron/shared/errors';
+import { CallState } from '../lib/call-state.svelte';
 
 /** The base URL clients should use: the running one, else what the settings will give. */
 export function expectedBaseUrl(status: ApiServerStatus): string {
@@ -23,31 +23,15 @@ export function pythonExample(baseUrl: string, key: string | null): string {
   ].join('\n');
 }
 
-export class ApiServerSettingsState {
+export class ApiServerSettingsState extends CallState {
   status = $state<ApiServerStatus | null>(null);
   /** The whole key, only after Reveal; cleared by Hide. */
   revealed = $state<string | null>(null);
-  error = $state<string | null>(null);
-  busy = $state(false);
   /** Short confirmation after a copy ("Key copied"). */
   copied = $state<string | null>(null);
 
-  constructor(private readonly client: ContractClient) {}
-
-  private unwrap<T>(r: Result<T>): T | null {
-    if (r.ok) return r.value;
-    this.error = r.error.message;
-    return null;
-  }
-
-  private async run<T>(fn: () => Promise<Result<T>>): Promise<T | null> {
-    this.busy = true;
-    this.error = null;
-    try {
-      return this.unwrap(await fn());
-    } finally {
-      this.busy = false;
-    }
+  constructor(private readonly client: ContractClient) {
+    super();
   }
 
   async refresh(): Promise<void> {
