@@ -19,6 +19,7 @@ import type { Result } from '../../electron/shared/errors';
 import { startEngine } from '../helpers/engine';
 import { getFixtures } from '../helpers/fixtures';
 import { raw } from '../helpers/raw-http';
+import { freePort } from '../helpers/free-port';
 
 /** Stands in for Electron's safeStorage (as in tests/shell/secret-store.test.ts). */
 class FakeSafeStorage implements SafeStorageLike {
@@ -34,14 +35,6 @@ class FakeSafeStorage implements SafeStorageLike {
 }
 
 const ELECTRON: RequestContext = { transport: 'electron' };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Error codes down the `cause` chain (the openai client wraps fetch's error, which wraps the socket's). */
 function causeCodes(err: unknown): string[] {

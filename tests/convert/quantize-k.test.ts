@@ -9,16 +9,7 @@ import { Q4_0_BLOCK_BYTES, Q5_0_BLOCK_BYTES, dequantizeQ4_0, dequantizeQ5_0, enc
 import { Q4_K_BLOCK_BYTES, Q6_K_BLOCK_BYTES, dequantizeQ4_K, dequantizeQ6_K, q4KScaleMin, quantizeQ4_K, quantizeQ6_K } from '../../electron/convert/quantize-k';
 import { GgmlType, tensorByteSize } from '../../electron/gguf/ggml-types';
 import { f16ToF32, f32ArrayToF16 } from '../../electron/gguf/gguf-writer';
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale * (1 + (i % 7));
-  }
-  return out;
-}
+import { randomValues } from './quant-values';
 
 const half = (b: Uint8Array, o: number): number => f16ToF32((b[o] as number) | ((b[o + 1] as number) << 8));
 const rms = (a: Float32Array, b: Float32Array): number => Math.sqrt(a.reduce((s, v, i) => s + (v - (b[i] as number)) ** 2, 0) / a.length);

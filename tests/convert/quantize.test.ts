@@ -3,16 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, dequantizeQ4_0, dequantizeQ8_0, f32ToF16Array, quantizeQ4_0, quantizeQ8_0 } from '../../electron/convert/quantize';
 import { GgmlType, tensorByteSize } from '../../electron/gguf/ggml-types';
 import { f16ToF32, f32ToF16 } from '../../electron/gguf/gguf-writer';
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale * (1 + (i % 7));
-  }
-  return out;
-}
+import { randomValues } from './quant-values';
 
 const scaleOf = (bytes: Uint8Array, block: number, size: number): number => f16ToF32((bytes[block * size] as number) | ((bytes[block * size + 1] as number) << 8));
 

@@ -2,7 +2,6 @@
 // try the port serve already uses (a clear error), enable the server on a free port, reveal the key, call the API from Node with the official
 // openai client, rotate the key after the confirmation, see the old key refused.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -10,17 +9,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFixtures } from '../helpers/fixtures';
 import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { freePort } from '../helpers/free-port';
 
 /** The machine is shared and loaded: UI round trips can take seconds. */
 const SLOW = { timeout: 20_000 };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server settings in Chromium', () => {
   let served: Served;
