@@ -8,7 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as asar from '@electron/asar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConversion } from '../../electron/convert/convert-runner';
 import { createLocalEngine } from '../../electron/engine/engine-host';
+import { validateModelPair } from '../../electron/engine/model-validator';
+import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { getFixtures, REPO_ROOT } from '../helpers/fixtures';
 
 const require = createRequire(import.meta.url);
@@ -151,7 +154,7 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
   const sizes: string[] = [];
 
   beforeAll(async () => {
-    for (const f of ['dist/main/main.cjs', 'dist/preload/preload.cjs', 'dist/engine/engine-worker.cjs', 'dist/renderer/index.html']) {
+    for (const f of ['dist/main/main.cjs', 'dist/preload/preload.cjs', 'dist/engine/engine-worker.cjs', 'dist/convert/convert-worker.cjs', 'dist/renderer/index.html']) {
       if (!existsSync(path.join(REPO_ROOT, f))) throw new Error(`${f} is missing: build first (npm test does)`);
     }
     root = mkdtempSync(path.join(os.tmpdir(), 'firellava-pack-'));
@@ -169,9 +172,9 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('app.asar holds what the app runs: main, preload, engine worker, renderer, package.json', () => {
+  it('app.asar holds what the app runs: main, preload, engine and conversion workers, renderer, package.json', () => {
     for (const [target, p] of packed) {
-      for (const f of ['/package.json', '/dist/main/main.cjs', '/dist/preload/preload.cjs', '/dist/engine/engine-worker.cjs', '/dist/renderer/index.html']) {
+      for (const f of ['/package.json', '/dist/main/main.cjs', '/dist/preload/preload.cjs', '/dist/engine/engine-worker.cjs', '/dist/convert/convert-worker.cjs', '/dist/renderer/index.html']) {
         expect(p.files, `${target}: ${f}`).toContain(f);
       }
       expect(p.files.some((f) => /^\/dist\/renderer\/assets\/.+\.js$/.test(f)), target).toBe(true);
@@ -192,7 +195,12 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
   });
 
   it('contains every production dependency and every module the bundles require at run time', () => {
-    const needed = new Set([...Object.keys(pkg.dependencies), ...externalRequires('dist/main/main.cjs'), ...externalRequires('dist/engine/engine-worker.cjs')]);
+    const needed = new Set([
+      ...Object.keys(pkg.dependencies),
+      ...externalRequires('dist/main/main.cjs'),
+      ...externalRequires('dist/engine/engine-worker.cjs'),
+      ...externalRequires('dist/convert/convert-worker.cjs'),
+    ]);
     for (const [target, p] of packed) {
       const packages = packagesIn(p.files);
       expect([...needed].filter((d) => !packages.has(d)), target).toEqual([]);
@@ -288,5 +296,15 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  it('the packed conversion worker (Get FireLLaVA) converts a checkpoint the engine validates', { timeout: 60_000 }, async () => {
+    const extracted = path.join(root, 'extracted-linux');
+    if (!existsSync(extracted)) asar.extractAll(path.join(packed.get('linux')!.resources, 'app.asar'), extracted);
+    const checkpoint = path.join(root, 'hf-checkpoint');
+    await writeHfCheckpoint(checkpoint);
+    const job = startConversion({ from: checkpoint, outDir: path.join(root, 'converted'), quant: 'q4_0' }, { workerEntry: path.join(extracted, 'dist', 'convert', 'convert-worker.cjs') });
+    const result = await job.done;
+    expect((await validateModelPair({ model: result.model, mmproj: result.mmproj })).ok).toBe(true);
   });
 });
