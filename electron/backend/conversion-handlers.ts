@@ -140,6 +140,9 @@ export function createConversionHandlers(deps: BackendDeps): Handlers<typeof con
     },
 
     'convert.start': async ({ quant, repo, revision, deleteCheckpoint, activate }) => {
+      // Read before the busy check: no await may come between that check and `current = …`, or a
+      // double click starts two jobs.
+      const token = await models.hfToken();
       if (running()) fail({ code: 'INVALID_INPUT', reason: 'BUSY', message: 'Get FireLLaVA is already running.', action: 'Wait for it or cancel it.' });
       if (!isQuant(quant)) fail({ code: 'INVALID_INPUT', reason: 'BAD_QUANT', message: `Unknown quantization "${quant}": choose one of ${QUANTS.join(', ')}.`, action: null });
       const src = source(repo, revision);
@@ -158,7 +161,6 @@ export function createConversionHandlers(deps: BackendDeps): Handlers<typeof con
         result: null,
         startedAt: new Date().toISOString(),
       };
-      const token = await models.hfToken();
       const entry = workerEntry();
       const done = getFireLlava({
         quant,

@@ -94,7 +94,11 @@ describe('convert.* calls', () => {
 
   test('cancel keeps the download, discard frees it; start again goes to ready, active and loaded', async () => {
     hf.server.throttle = 32 * 1024;
-    const job1 = await call<ConversionJob>('convert.start', { quant: 'q4_0' });
+    // A double click: exactly one job starts.
+    const both = await Promise.all([backend.dispatcher.call('convert.start', { quant: 'q4_0' }, CTX), backend.dispatcher.call('convert.start', { quant: 'q4_0' }, CTX)]);
+    expect(both.filter((r) => r.ok)).toHaveLength(1);
+    expect(both.map((r) => (r.ok ? '' : r.error.message)).join('')).toMatch(/already running/);
+    const job1 = both.find((r) => r.ok)!.value as ConversionJob;
     const first = untilSettled(job1.id, (j) => {
       if (j.phase === 'download' && j.progress.bytesDone > 10_000) void call('convert.cancel', {});
     });
