@@ -92,6 +92,8 @@ export class EngineRegistry {
     // Key first: a configuration without its key would only fail later.
     if (input.key !== undefined) await this.setKey(config.id, input.key);
     try {
+      // Again after the await: another add with the same name may have been saved meanwhile.
+      this.assertUniqueName(config.name, null);
       this.save({ ...this.state, remotes: [...this.state.remotes, config] });
     } catch (err) {
       await this.deleteKey(config.id);
@@ -114,6 +116,7 @@ export class EngineRegistry {
     if (current.keyless && input.key === undefined) next.keyless = true;
     this.assertUniqueName(next.name, next.id);
     if (input.key !== undefined) await this.setKey(next.id, input.key);
+    this.assertUniqueName(next.name, next.id);
     this.save({ ...this.state, remotes: this.state.remotes.map((r) => (r.id === next.id ? next : r)) });
     return this.entry(next);
   }

@@ -55,6 +55,12 @@ describe('engine registry', () => {
     const updated = await again.updateRemote({ id: added.id, name: 'Fireworks EU', key: 'new-key-456', sendTopK: false });
     expect(updated).toMatchObject({ name: 'Fireworks EU', sendTopK: false, model: FIREWORKS.model });
     await expect(again.addRemote({ ...FIREWORKS, name: 'fireworks eu' })).rejects.toThrow(/already exists/);
+
+    // Two adds of one name at once (a double click): one engine, and no key left behind.
+    const both = await Promise.allSettled([again.addRemote({ ...FIREWORKS, name: 'Twice' }), again.addRemote({ ...FIREWORKS, name: 'Twice' })]);
+    expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await again.list()).engines.filter((e) => e.name === 'Twice')).toHaveLength(1);
+    expect(await keychain().names()).toHaveLength(2);
   });
 
   it('removing an engine deletes its key, resets the default, and its conversations fall back with a notice', async () => {
