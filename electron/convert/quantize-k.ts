@@ -38,6 +38,19 @@ const L = new Uint8Array(QK_K);
 const LAUX = new Uint8Array(32);
 const W32 = new Float64Array(32);
 const D32 = new Float64Array(32);
+const HI32 = new Float64Array(32);
+/**
+ * The least float32 product that rounds (nearest_int, ties to even) above l, for l in 0..nmax:
+ * l + 0.5 for an odd l, just above it for an even l (l + 0.5 >= 0.5 has float32 steps >=
+ * 2^-24); Infinity at nmax, where l is clamped.
+ */
+function roundsAbove(nmax: number): Float64Array {
+  const t = new Float64Array(nmax + 1);
+  for (let l = 0; l < nmax; l++) t[l] = (l & 1) !== 0 ? l + 0.5 : l + 0.5 + 2 ** -30;
+  t[nmax] = Infinity;
+  return t;
+}
+const ROUNDS_ABOVE_15 = roundsAbove(15);
 const scales = new Float64Array(16);
 const mins = new Float64Array(8);
 let theMin = 0;
@@ -93,6 +106,9 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
   let sumXd = 0;
   let sumXXd = 0;
   let amax = 0;
+  let sl = 0;
+  let sl2 = 0;
+  let sxl = 0;
   for (let i = 0; i < n; i++) {
     const v = x[s + i] as number;
     sumWd += weights[i] as number;
@@ -101,22 +117,52 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
     const a = Math.abs(v);
     if (a > amax) amax = a;
   }
+  // Within a run of candidates with the same min, iscale only grows (every float32 step is
+  // monotone and max - min > 0), so each l only grows: an element keeps its l until
+  // fr(iscale * diff) reaches roundsAbove(nmax)[l]. Those candidates test one product per
+  // element and update the double sums by the changed terms (exact products; the sums round
+  // like the full ones, far inside the screening margin); the full pass runs after min moves.
+  // A non-finite or non-positive range (overflow, NaN products) keeps the full pass throughout.
+  const hi = HI32;
+  const hiOf = nmax === 15 ? ROUNDS_ABOVE_15 : roundsAbove(nmax);
+  let full = true;
   for (let is = 0; is <= nstep; is++) {
     // x - min only changes when a candidate wins (min moves with it).
-    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
-    let sl = 0;
-    let sl2 = 0;
-    let sxl = 0;
+    const range = fr(max - min);
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / range);
     let changed = is === 0;
-    for (let i = 0; i < n; i++) {
-      let l = nearestInt(fr(iscale * (diffs[i] as number)));
-      l = l < 0 ? 0 : l > nmax ? nmax : l;
-      if (Laux[i] !== l) changed = true;
-      Laux[i] = l;
-      const wl = (weights[i] as number) * l; // exact in double, as are the products below
-      sl += wl;
-      sl2 += wl * l;
-      sxl += wl * (x[s + i] as number);
+    if (full) {
+      sl = 0;
+      sl2 = 0;
+      sxl = 0;
+      for (let i = 0; i < n; i++) {
+        let l = nearestInt(fr(iscale * (diffs[i] as number)));
+        l = l < 0 ? 0 : l > nmax ? nmax : l;
+        if (Laux[i] !== l) changed = true;
+        Laux[i] = l;
+        hi[i] = hiOf[l] as number;
+        const wl = (weights[i] as number) * l; // exact in double, as are the products below
+        sl += wl;
+        sl2 += wl * l;
+        sxl += wl * (x[s + i] as number);
+      }
+      full = !(range > 0 && range < Infinity && fr(fr(fr(rmin + fr(rdelta * nstep)) + nmax) / range) < Infinity);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const t = fr(iscale * (diffs[i] as number));
+        if (t < (hi[i] as number)) continue;
+        let l = nearestInt(t);
+        l = l > nmax ? nmax : l;
+        const l0 = Laux[i] as number;
+        Laux[i] = l;
+        hi[i] = hiOf[l] as number;
+        const w = weights[i] as number;
+        const dwl = w * (l - l0);
+        sl += dwl;
+        sl2 += w * (l * l - l0 * l0);
+        sxl += dwl * (x[s + i] as number);
+        changed = true;
+      }
     }
     // The same L as the previous candidate gives the same fit and error, which already lost
     // (or won and is the best): skipping it changes nothing.
@@ -163,6 +209,7 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
         if (thisMin !== min) {
           min = thisMin;
           for (let i = 0; i < n; i++) diffs[i] = fr((x[s + i] as number) - min);
+          full = true;
         }
       }
     }

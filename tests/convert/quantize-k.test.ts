@@ -231,3 +231,36 @@ test('the screened k-quant search writes the same bytes as the plain float32 tra
   }
   expect(h.digest('hex')).toBe('c3ecd9754f578016b3968dcbd327d3f3118a5b5060bb64a853bb8ec94c78925f');
 });
+
+test('edge inputs (overflowing ranges, subnormals, constant and few-valued sub-blocks) keep the plain transcription bytes', () => {
+  // Recorded from the plain float32 transcription (commit 8a7c49e): these take the paths where
+  // the search's shortcuts must stand aside (infinite or zero ranges, NaN products, ties).
+  const n = 256 * 16;
+  let s = 4242;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const make = (f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
+  const sets = [
+    make(() => (rnd() * 2 - 1) * 3.4e38), // ranges that overflow float32
+    make(() => (rnd() < 0.5 ? 3.4e38 : -3.4e38 * rnd())),
+    make(() => (rnd() * 2 - 1) * 1e-42), // subnormal
+    make(() => (rnd() * 2 - 1) * (rnd() < 0.1 ? 1e-30 : 1e-44)),
+    make(() => 1 + Math.floor(rnd() * 4) * 1.2e-7), // a few ulps wide
+    make(() => -1 - Math.floor(rnd() * 4) * 1.2e-7),
+    make((i) => ((i >> 5) % 3 === 0 ? 0.5 : (i >> 4) % 2 ? -0.5 : rnd() - 0.5)), // constant sub-blocks
+    make(() => (rnd() < 0.5 ? 1 : -0.3)), // two values
+    make(() => Math.floor(rnd() * 16) * 0.01), // on a 4-bit grid
+    make(() => (Math.floor(rnd() * 64) - 32) / 64), // on a 6-bit grid
+    make(() => (rnd() < 0.95 ? 0 : rnd() * 2 - 1)), // sparse
+    make(() => -rnd() * 1e5), // all negative
+    make(() => (rnd() * 2 - 1) * 10 ** (Math.floor(rnd() * 12) - 6)), // mixed magnitudes
+  ];
+  const h = createHash('sha256');
+  for (const x of sets) {
+    h.update(quantizeQ4_K(x));
+    h.update(quantizeQ6_K(x));
+  }
+  expect(h.digest('hex')).toBe('1d87e8dc11343c12ce482cdbcc79d1701fb82a947b89dfc5a8d272a8410e5328');
+});
