@@ -285,6 +285,14 @@ const L6 = new Int8Array(QK_K);
 const LT16 = new Int8Array(16);
 const w6 = new Float64Array(16);
 const wx6 = new Float64Array(16);
+const AX6 = new Float64Array(16);
+const THR6 = new Float64Array(16);
+const SIDE6 = new Uint8Array(16);
+// roundsAbove for |l| of Q6_K's l in -32..31: positive side at 0, negative side at Q6_NEG.
+const Q6_NEG = 33;
+const ROUNDS_ABOVE_Q6 = new Float64Array(66);
+ROUNDS_ABOVE_Q6.set(roundsAbove(31), 0);
+ROUNDS_ABOVE_Q6.set(roundsAbove(32), Q6_NEG);
 
 /** make_qx_quants(16, 32, x, L, rmse_type 1): a symmetric fit searched over 19 scales. */
 function makeQx16(x: Float32Array, s: number, lo: number): number {
@@ -321,20 +329,54 @@ function makeQx16(x: Float32Array, s: number, lo: number): number {
   // Screening as in makeQkx2: the sums in double (exact products of same-sign terms) are within
   // 20 float32 ulps of ggml's, so a candidate whose double ratio is clearly below the best is
   // skipped; the others run the exact float32 test.
+  // |iscale| grows with is, so each |l| only grows (rounding is symmetric: |fr(iscale * x)| is
+  // fr(|iscale| * |x|), nearest_int(-t) is -nearest_int(t)); after the first candidate an
+  // element keeps its l until that product reaches its threshold (roundsAbove, capped at 31 on
+  // the positive side and 32 on the negative). The double sums take the changed terms, which
+  // have the sign of the others, so they stay within a few double ulps of a full sum.
   const Lt = LT16;
+  const ax = AX6;
+  const thr = THR6;
+  const side = SIDE6;
+  const table = ROUNDS_ABOVE_Q6;
+  const amaxF = Math.abs(max);
+  let sx = 0;
+  let s2 = 0;
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
-    iscale = fr(-fr(nmax + fr(TENTH * is)) / max);
-    let sx = 0;
-    let s2 = 0;
+    const num = fr(nmax + fr(TENTH * is));
     let changed = is === -9;
-    for (let i = 0; i < 16; i++) {
-      let l = nearestInt(fr(iscale * (x[s + i] as number)));
-      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-      if (Lt[i] !== l) changed = true;
-      Lt[i] = l;
-      sx += (wx6[i] as number) * l;
-      s2 += (w6[i] as number) * l * l;
+    if (changed) {
+      iscale = fr(-num / max);
+      for (let i = 0; i < 16; i++) {
+        const v = x[s + i] as number;
+        let l = nearestInt(fr(iscale * v));
+        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+        Lt[i] = l;
+        sx += (wx6[i] as number) * l;
+        s2 += (w6[i] as number) * l * l;
+        ax[i] = Math.abs(v);
+        // Negative products when x has the sign of max (iscale = -nmax / max).
+        const neg = (v < 0) === (max < 0) ? Q6_NEG : 0;
+        side[i] = neg;
+        thr[i] = table[neg + Math.abs(l)] as number;
+      }
+    } else {
+      const aiscale = fr(num / amaxF);
+      for (let i = 0; i < 16; i++) {
+        const a = fr(aiscale * (ax[i] as number));
+        if (a < (thr[i] as number)) continue;
+        const neg = side[i] as number;
+        let m = nearestInt(a);
+        m = m > nmax - 1 && neg === 0 ? nmax - 1 : m > nmax ? nmax : m;
+        const l = neg !== 0 ? -m : m;
+        const l0 = Lt[i] as number;
+        Lt[i] = l;
+        thr[i] = table[neg + m] as number;
+        sx += (wx6[i] as number) * (l - l0);
+        s2 += (w6[i] as number) * (l * l - l0 * l0);
+        changed = true;
+      }
     }
     // The same L as the previous candidate decides the same way with the same result.
     if (!changed || !(s2 > 0) || sx * sx < best * s2 * (1 - 1e-5)) continue;
