@@ -56,27 +56,39 @@ const mins = new Float64Array(8);
 let theMin = 0;
 
 /**
- * make_qkx2_quants for 32 values at x[s..]: an asymmetric fit x ~ scale*L - theMin with L in
- * 0..nmax, searched over nstep+1 candidate scales; L goes to L[lo..lo+32). Returns the scale,
+ * make_qkx2_quants for 32 values at x[s..] with Q4_K's weights avX + |x|: an asymmetric fit
+ * x ~ scale*L - theMin with L in 0..nmax, searched over nstep+1 candidate scales; L goes to L[lo..lo+32). Returns the scale,
  * leaves the (positive) min in theMin.
  */
-function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: number, rdelta: number, nstep: number): number {
+function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: number, rmin: number, rdelta: number, nstep: number): number {
   const n = 32;
   // Locals, not module bindings, in the hot loops.
   const weights = W32;
   const diffs = D32;
   const Laux = LAUX;
+  // One pass for the weights (ggml's av_x + |x|), the float32 sums and the double screening sums.
   let min = x[s] as number;
   let max = min;
-  let sumW = weights[0] as number;
+  let sumW = fr(avX + Math.abs(min));
+  weights[0] = sumW;
   let sumX = fr(sumW * min);
+  let sumWd = sumW;
+  let sumXd = sumW * min; // float32 * float32: exact in double
+  let sumXXd = sumW * min * min;
+  let amax = Math.abs(min);
   for (let i = 1; i < n; i++) {
     const v = x[s + i] as number;
     if (v < min) min = v;
     if (v > max) max = v;
-    const w = weights[i] as number;
+    const a = Math.abs(v);
+    if (a > amax) amax = a;
+    const w = fr(avX + a);
+    weights[i] = w;
     sumW = fr(sumW + w);
     sumX = fr(sumX + fr(w * v));
+    sumWd += w;
+    sumXd += w * v;
+    sumXXd += w * v * v;
   }
   if (min > 0) min = 0;
   if (max === min) {
@@ -102,21 +114,9 @@ function makeQkx2(x: Float32Array, s: number, nmax: number, lo: number, rmin: nu
   // than the float32 rounding of its evaluation. A candidate whose minimum, less that margin,
   // is still above the best error cannot win, so its float32 fit is skipped. Only the few
   // close or winning candidates run the exact float32 code, which keeps the bytes ggml's.
-  let sumWd = 0;
-  let sumXd = 0;
-  let sumXXd = 0;
-  let amax = 0;
   let sl = 0;
   let sl2 = 0;
   let sxl = 0;
-  for (let i = 0; i < n; i++) {
-    const v = x[s + i] as number;
-    sumWd += weights[i] as number;
-    sumXd += (weights[i] as number) * v; // float32 * float32: exact in double
-    sumXXd += (weights[i] as number) * v * v;
-    const a = Math.abs(v);
-    if (a > amax) amax = a;
-  }
   // Within a run of candidates with the same min, iscale only grows (every float32 step is
   // monotone and max - min > 0), so each l only grows: an element keeps its l until
   // fr(iscale * diff) reaches roundsAbove(nmax)[l]. Those candidates test one product per
@@ -231,11 +231,7 @@ export function quantizeQ4_KInto(x: Float32Array, s: number, n: number, dst: Uin
         sumX2 = fr(sumX2 + fr(v * v));
       }
       const avX = fr(Math.sqrt(fr(sumX2 / 32)));
-      for (let l = 0; l < 32; l++) {
-        const v = x[b + l] as number;
-        W32[l] = fr(avX + Math.abs(v));
-      }
-      const sc = makeQkx2(x, b, 15, 32 * j, -1, RDELTA_Q4K, 20);
+      const sc = makeQkx2(x, b, avX, 15, 32 * j, -1, RDELTA_Q4K, 20);
       scales[j] = sc;
       mins[j] = theMin;
       if (sc > maxScale) maxScale = sc;
