@@ -55,6 +55,17 @@ const scales = new Float64Array(16);
 const mins = new Float64Array(8);
 let theMin = 0;
 
+/** ggml's float32 weighted error of L[lo..lo+32) with this scale and min (weights in W32). */
+function q4kError(x: Float32Array, s: number, lo: number, scale: number, min: number): number {
+  const weights = W32;
+  let err = 0;
+  for (let i = 0; i < 32; i++) {
+    const diff = fr(fr(fr(scale * (L[lo + i] as number)) + min) - (x[s + i] as number));
+    err = fr(err + fr((weights[i] as number) * fr(diff * diff)));
+  }
+  return err;
+}
+
 /**
  * make_qkx2_quants for 32 values at x[s..] with Q4_K's weights avX + |x|: an asymmetric fit
  * x ~ scale*L - theMin with L in 0..nmax, searched over nstep+1 candidate scales; L goes to L[lo..lo+32). Returns the scale,
@@ -117,6 +128,10 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
   let sl = 0;
   let sl2 = 0;
   let sxl = 0;
+  let bestKnown = true;
+  let bestLo = 0;
+  let bestHi = 0;
+  const bracketed = amax >= 1e-10 && amax <= 1e10;
   // Within a run of candidates with the same min, iscale only grows (every float32 step is
   // monotone and max - min > 0), so each l only grows: an element keeps its l until
   // fr(iscale * diff) reaches roundsAbove(nmax)[l]. Those candidates test one product per
@@ -177,7 +192,7 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
       const e = sumXXd - sd * sxl - md * sumXd;
       // Terms of a float32 diff are at most M; each diff is off by <= 3 ulp(M), the sum by 40 ulps.
       const M = 2 * (Math.abs(sd) * nmax + Math.abs(md) + amax);
-      if (e >= 1e-12 * M * M * sumWd && e - 1e-5 * e - 1e-6 * M * Math.sqrt(sumWd * e) - 1e-8 * (sumXXd + sx) > bestError) continue;
+      if (e >= 1e-12 * M * M * sumWd && e - 1e-5 * e - 1e-6 * M * Math.sqrt(sumWd * e) - 1e-8 * (sumXXd + sx) > (bestKnown ? bestError : bestHi)) continue;
     }
     let sumL = 0;
     let sumL2 = 0;
@@ -197,14 +212,49 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
         thisMin = 0;
         thisScale = fr(sumXL / sumL2);
       }
+      // The error at (thisScale, thisMin) in closed form from the double sums brackets ggml's
+      // float32 error: each float32 diff is off by <= 1.5 * 2^-24 * M, the float32 products and
+      // sum by <= 33 * 2^-24 of the total; the closed form's cancellation costs ~1e-12 of the
+      // terms (T). Where the brackets already decide curError < bestError the float32 error loop
+      // is skipped, and a winner's exact error is only computed when a later comparison needs
+      // it. Away from float32 overflow and underflow only (amax in [1e-10, 1e10]).
+      const a = thisScale;
+      const m = thisMin;
+      const t1 = a * a * sl2;
+      const t2 = 2 * a * m * sl;
+      const t3 = m * m * sumWd;
+      const t4 = 2 * a * sxl;
+      const t5 = 2 * m * sumXd;
+      const E = t1 + t2 + t3 - t4 - t5 + sumXXd;
+      const Ep = E > 0 ? E : 0;
+      const T = t1 + Math.abs(t2) + t3 + Math.abs(t4) + Math.abs(t5) + sumXXd;
+      const Mf = 2 * (Math.abs(a) * nmax + Math.abs(m) + amax);
+      const margin = 1e-5 * Ep + 1e-6 * Mf * Math.sqrt(sumWd * Ep) + 1e-12 * Mf * Mf * sumWd + 1e-8 * T + 1e-30 * (sumWd + 1);
+      const curLo = E - margin;
+      const curHi = E + margin;
+      let wins: boolean;
       let curError = 0;
-      for (let i = 0; i < n; i++) {
-        const diff = fr(fr(fr(thisScale * (Laux[i] as number)) + thisMin) - (x[s + i] as number));
-        curError = fr(curError + fr((weights[i] as number) * fr(diff * diff)));
+      let curKnown = false;
+      if (bracketed && curHi < (bestKnown ? bestError : bestLo)) wins = true;
+      else if (bracketed && curLo >= (bestKnown ? bestError : bestHi)) wins = false;
+      else {
+        if (!bestKnown) {
+          bestError = q4kError(x, s, lo, scale, min);
+          bestKnown = true;
+        }
+        for (let i = 0; i < n; i++) {
+          const diff = fr(fr(fr(thisScale * (Laux[i] as number)) + thisMin) - (x[s + i] as number));
+          curError = fr(curError + fr((weights[i] as number) * fr(diff * diff)));
+        }
+        curKnown = true;
+        wins = curError < bestError;
       }
-      if (curError < bestError) {
+      if (wins) {
         L.set(Laux, lo);
+        bestKnown = curKnown;
         bestError = curError;
+        bestLo = curLo;
+        bestHi = curHi;
         scale = thisScale;
         if (thisMin !== min) {
           min = thisMin;
