@@ -66,10 +66,33 @@ function q4kError(x: Float32Array, s: number, lo: number, scale: number, min: nu
   return err;
 }
 
+let errorMargin = 0;
+
+/**
+ * The weighted error of L (double sums sl = sum w l, sl2 = sum w l^2, sxl = sum w l x) with
+ * scale a and min m in closed form; errorMargin gets a bound on its distance from ggml's
+ * float32 loop, valid away from float32 overflow and underflow (amax in [1e-10, 1e10]): each
+ * float32 diff is off by <= 1.5 * 2^-24 * M, the float32 products and sum by <= 33 * 2^-24 of
+ * the total, and the closed form's cancellation costs ~1e-12 of its terms (T).
+ */
+function bracketError(a: number, m: number, sl: number, sl2: number, sxl: number, sumW: number, sumX: number, sumXX: number, amax: number, nmax: number): number {
+  const t1 = a * a * sl2;
+  const t2 = 2 * a * m * sl;
+  const t3 = m * m * sumW;
+  const t4 = 2 * a * sxl;
+  const t5 = 2 * m * sumX;
+  const E = t1 + t2 + t3 - t4 - t5 + sumXX;
+  const Ep = E > 0 ? E : 0;
+  const T = t1 + Math.abs(t2) + t3 + Math.abs(t4) + Math.abs(t5) + sumXX;
+  const M = 2 * (Math.abs(a) * nmax + Math.abs(m) + amax);
+  errorMargin = 1e-5 * Ep + 1e-6 * M * Math.sqrt(sumW * Ep) + 1e-12 * M * M * sumW + 1e-8 * T + 1e-30 * (sumW + 1);
+  return E;
+}
+
 /**
  * make_qkx2_quants for 32 values at x[s..] with Q4_K's weights avX + |x|: an asymmetric fit
- * x ~ scale*L - theMin with L in 0..nmax, searched over nstep+1 candidate scales; L goes to L[lo..lo+32). Returns the scale,
- * leaves the (positive) min in theMin.
+ * x ~ scale*L - theMin with L in 0..nmax, searched over nstep+1 candidate scales; L goes to
+ * L[lo..lo+32). Returns the scale, leaves the (positive) min in theMin.
  */
 function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: number, rmin: number, rdelta: number, nstep: number): number {
   const n = 32;
@@ -120,18 +143,20 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
     const diff = fr(fr(fr(scale * l) + min) - v);
     bestError = fr(bestError + fr((weights[i] as number) * fr(diff * diff)));
   }
+  // bestError is exact (bestKnown) or, after a winner whose error was not needed, in
+  // [bestLo, bestHi] (bracketError).
+  let bestKnown = true;
+  let bestLo = 0;
+  let bestHi = 0;
+  const bracketed = amax >= 1e-10 && amax <= 1e10;
+  let sl = 0;
+  let sl2 = 0;
+  let sxl = 0;
   // Screening, in double: a candidate's float32 error is never below the least-squares minimum
   // over (scale, min) for its L (whatever scale and min float32 arithmetic lands on) by more
   // than the float32 rounding of its evaluation. A candidate whose minimum, less that margin,
   // is still above the best error cannot win, so its float32 fit is skipped. Only the few
   // close or winning candidates run the exact float32 code, which keeps the bytes ggml's.
-  let sl = 0;
-  let sl2 = 0;
-  let sxl = 0;
-  let bestKnown = true;
-  let bestLo = 0;
-  let bestHi = 0;
-  const bracketed = amax >= 1e-10 && amax <= 1e10;
   // Within a run of candidates with the same min, iscale only grows (every float32 step is
   // monotone and max - min > 0), so each l only grows: an element keeps its l until
   // fr(iscale * diff) reaches roundsAbove(nmax)[l]. Those candidates test one product per
@@ -212,26 +237,11 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
         thisMin = 0;
         thisScale = fr(sumXL / sumL2);
       }
-      // The error at (thisScale, thisMin) in closed form from the double sums brackets ggml's
-      // float32 error: each float32 diff is off by <= 1.5 * 2^-24 * M, the float32 products and
-      // sum by <= 33 * 2^-24 of the total; the closed form's cancellation costs ~1e-12 of the
-      // terms (T). Where the brackets already decide curError < bestError the float32 error loop
-      // is skipped, and a winner's exact error is only computed when a later comparison needs
-      // it. Away from float32 overflow and underflow only (amax in [1e-10, 1e10]).
-      const a = thisScale;
-      const m = thisMin;
-      const t1 = a * a * sl2;
-      const t2 = 2 * a * m * sl;
-      const t3 = m * m * sumWd;
-      const t4 = 2 * a * sxl;
-      const t5 = 2 * m * sumXd;
-      const E = t1 + t2 + t3 - t4 - t5 + sumXXd;
-      const Ep = E > 0 ? E : 0;
-      const T = t1 + Math.abs(t2) + t3 + Math.abs(t4) + Math.abs(t5) + sumXXd;
-      const Mf = 2 * (Math.abs(a) * nmax + Math.abs(m) + amax);
-      const margin = 1e-5 * Ep + 1e-6 * Mf * Math.sqrt(sumWd * Ep) + 1e-12 * Mf * Mf * sumWd + 1e-8 * T + 1e-30 * (sumWd + 1);
-      const curLo = E - margin;
-      const curHi = E + margin;
+      const E = bracketError(thisScale, thisMin, sl, sl2, sxl, sumWd, sumXd, sumXXd, amax, nmax);
+      const curLo = E - errorMargin;
+      const curHi = E + errorMargin;
+      // Where the brackets decide curError < bestError, ggml's float32 loop is skipped; a
+      // winner's exact error is computed only when a later comparison needs it.
       let wins: boolean;
       let curError = 0;
       let curKnown = false;
