@@ -167,7 +167,6 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
   const hiOf = nmax === 15 ? ROUNDS_ABOVE_15 : roundsAbove(nmax);
   let full = true;
   for (let is = 0; is <= nstep; is++) {
-    // x - min only changes when a candidate wins (min moves with it).
     const range = fr(max - min);
     iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / range);
     let changed = is === 0;
@@ -176,7 +175,10 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
       sl2 = 0;
       sxl = 0;
       for (let i = 0; i < n; i++) {
-        let l = nearestInt(fr(iscale * (diffs[i] as number)));
+        const v = x[s + i] as number;
+        const dx = fr(v - min); // x - min for the min this pass follows
+        diffs[i] = dx;
+        let l = nearestInt(fr(iscale * dx));
         l = l < 0 ? 0 : l > nmax ? nmax : l;
         if (Laux[i] !== l) changed = true;
         Laux[i] = l;
@@ -184,7 +186,7 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
         const wl = (weights[i] as number) * l; // exact in double, as are the products below
         sl += wl;
         sl2 += wl * l;
-        sxl += wl * (x[s + i] as number);
+        sxl += wl * v;
       }
       full = !(range > 0 && range < Infinity && fr(fr(fr(rmin + fr(rdelta * nstep)) + nmax) / range) < Infinity);
     } else {
@@ -268,8 +270,7 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
         scale = thisScale;
         if (thisMin !== min) {
           min = thisMin;
-          for (let i = 0; i < n; i++) diffs[i] = fr((x[s + i] as number) - min);
-          full = true;
+          full = true; // recomputes diffs
         }
       }
     }
