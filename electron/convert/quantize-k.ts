@@ -193,9 +193,10 @@ function makeQkx2(x: Float32Array, s: number, avX: number, nmax: number, lo: num
       for (let i = 0; i < n; i++) {
         const t = fr(iscale * (diffs[i] as number));
         if (t < (hi[i] as number)) continue;
-        let l = nearestInt(t);
-        l = l > nmax ? nmax : l;
         const l0 = Laux[i] as number;
+        // The clamped nearest_int(t) is the first l whose threshold lies above t.
+        let l = l0 + 1;
+        while (t >= (hiOf[l] as number)) l++;
         Laux[i] = l;
         hi[i] = hiOf[l] as number;
         const w = weights[i] as number;
@@ -424,10 +425,11 @@ function makeQx16(x: Float32Array, s: number, lo: number): number {
         const a = fr(aiscale * (ax[i] as number));
         if (a < (thr[i] as number)) continue;
         const neg = side[i] as number;
-        let m = nearestInt(a);
-        m = m > nmax - 1 && neg === 0 ? nmax - 1 : m > nmax ? nmax : m;
-        const l = neg !== 0 ? -m : m;
         const l0 = Lt[i] as number;
+        // The clamped nearest_int(a) is the first |l| whose threshold lies above a.
+        let m = (l0 < 0 ? -l0 : l0) + 1;
+        while (a >= (table[neg + m] as number)) m++;
+        const l = neg !== 0 ? -m : m;
         Lt[i] = l;
         thr[i] = table[neg + m] as number;
         sx += (wx6[i] as number) * (l - l0);
