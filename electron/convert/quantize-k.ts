@@ -53,6 +53,7 @@ function roundsAbove(nmax: number): Float64Array {
 const ROUNDS_ABOVE_15 = roundsAbove(15);
 const scales = new Float64Array(16);
 const mins = new Float64Array(8);
+const AVX8 = new Float64Array(8);
 let theMin = 0;
 
 /** ggml's float32 weighted error of L[lo..lo+32) with this scale and min (weights in W32). */
@@ -285,15 +286,31 @@ export function quantizeQ4_KInto(x: Float32Array, s: number, n: number, dst: Uin
   for (let end = s + n; s < end; s += QK_K, o += Q4_K_BLOCK_BYTES) {
     let maxScale = 0;
     let maxMin = 0;
-    for (let j = 0; j < 8; j++) {
+    // Each sub-block's float32 sum of squares in its own order, four chains at a time (a
+    // float32 add waits for the previous one; independent chains overlap).
+    for (let j = 0; j < 8; j += 4) {
       const b = s + 32 * j;
-      let sumX2 = 0;
+      let q0 = 0;
+      let q1 = 0;
+      let q2 = 0;
+      let q3 = 0;
       for (let l = 0; l < 32; l++) {
-        const v = x[b + l] as number;
-        sumX2 = fr(sumX2 + fr(v * v));
+        const v0 = x[b + l] as number;
+        const v1 = x[b + 32 + l] as number;
+        const v2 = x[b + 64 + l] as number;
+        const v3 = x[b + 96 + l] as number;
+        q0 = fr(q0 + fr(v0 * v0));
+        q1 = fr(q1 + fr(v1 * v1));
+        q2 = fr(q2 + fr(v2 * v2));
+        q3 = fr(q3 + fr(v3 * v3));
       }
-      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
-      const sc = makeQkx2(x, b, avX, 15, 32 * j, -1, RDELTA_Q4K, 20);
+      AVX8[j] = fr(Math.sqrt(fr(q0 / 32)));
+      AVX8[j + 1] = fr(Math.sqrt(fr(q1 / 32)));
+      AVX8[j + 2] = fr(Math.sqrt(fr(q2 / 32)));
+      AVX8[j + 3] = fr(Math.sqrt(fr(q3 / 32)));
+    }
+    for (let j = 0; j < 8; j++) {
+      const sc = makeQkx2(x, s + 32 * j, AVX8[j] as number, 15, 32 * j, -1, RDELTA_Q4K, 20);
       scales[j] = sc;
       mins[j] = theMin;
       if (sc > maxScale) maxScale = sc;
