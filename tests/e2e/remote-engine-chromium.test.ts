@@ -68,6 +68,16 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     expect(await remote.getByRole('radio', { name: /^Local \(this computer\)/ }).isChecked()).toBe(true);
     expect(await form.getByLabel('API key').inputValue()).toBe('');
     expect(await page.content()).not.toContain(served.key);
+
+    // Edit: another model name the server answers to; the key stays.
+    await item.getByRole('button', { name: 'Edit Loopback FireLLaVA…' }).click();
+    const edit = item.getByRole('form', { name: 'Edit Loopback FireLLaVA' });
+    expect(await edit.getByLabel('Model').inputValue()).toBe('firellava-13b');
+    await edit.getByLabel('Model').fill('firellava');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => item.textContent(), SLOW).toContain(' · firellava · key saved: yes');
+    expect(await edit.count()).toBe(0);
+
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog', { name: 'App settings' }).count(), SLOW).toBe(0);
   });
