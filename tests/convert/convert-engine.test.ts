@@ -64,7 +64,12 @@ const converted = new Map<string, { model: string; mmproj: string }>();
 async function probe(model: string, runs: object[], mmproj?: string, tokenize: string[] = []): Promise<ProbeRun[] & { tokenized: number[][] }> {
   const req = path.join(dir, `probe-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(req, JSON.stringify({ model, mmproj, runs, tokenize }));
-  const { stdout } = await run(process.execPath, [PROBE, req], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }).catch((e: { signal?: string; code?: number; stderr?: string }) => {
+  const { stdout } = await run(process.execPath, [PROBE, req], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }).catch((e: { signal?: string; code?: number; stderr?: string; stdout?: string }) => {
+    // The binding has crashed (rarely) while releasing a context: the measurement printed before it stands.
+    if (e.signal && e.stdout?.includes('@@PROBE@@')) {
+      console.warn(`engine probe: ${e.signal} after the result was printed (while releasing the context)`);
+      return { stdout: e.stdout };
+    }
     const tail = (e.stderr ?? '').split('\n').filter((l) => !/^(llama|load|print_info|graph|sched|clip|common|~llama|set_|adapters|attach|detach)/.test(l)).slice(-15).join('\n');
     throw new Error(`engine probe failed (code ${e.code}, signal ${e.signal}):\n${tail}`);
   });

@@ -44,10 +44,11 @@ async function main() {
     }
     out.tokenized = [];
     for (const text of req.tokenize ?? []) out.tokenized.push(Array.from((await ctx.tokenize(text)).tokens));
+    // Printed before the release: a native crash while tearing down must not lose a finished measurement.
+    fs.writeSync(1, `\n@@PROBE@@${JSON.stringify(out)}\n`); // synchronous: nothing left in a buffer if the process dies next
   } finally {
     await ctx.release();
   }
-  process.stdout.write(`\n@@PROBE@@${JSON.stringify(out)}\n`);
 }
 main().catch((err) => {
   console.error(err && err.stack ? err.stack : String(err));
