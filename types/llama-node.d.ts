@@ -36,6 +36,7 @@ declare module '@fugood/llama.node' {
     penalty_present?: number;
     penalty_freq?: number;
     dry_multiplier?: number;
+    response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: { strict?: boolean; schema: Record<string, unknown> } };
   }
 
   export interface LlamaCompletionToken {

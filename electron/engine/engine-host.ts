@@ -293,6 +293,7 @@ export class LocalEngine implements Engine {
         stop: request.params.stop,
         presencePenalty: request.params.presencePenalty ?? 0,
         frequencyPenalty: request.params.frequencyPenalty ?? 0,
+        responseFormat: request.responseFormat ?? null,
       },
       (event) => {
         if (event.kind === 'delta') {

@@ -1,6 +1,7 @@
 // Engine worker: the only place @fugood/llama.node is loaded. Runs as an Electron utilityProcess
 // in the app and as a child_process fork in Node; a native crash here never takes the app down.
 import type { AppError } from '../shared/errors';
+import type { ResponseFormat } from './engine';
 import { MEDIA_MARKER } from './prompt-format';
 import { TokenCoalescer } from './token-coalescer';
 import {
@@ -143,6 +144,10 @@ async function completeWithRetry(options: CompletionOptions, onToken: TokenCallb
   }
 }
 
+function bindingFormat(format: ResponseFormat): NonNullable<CompletionOptions['response_format']> {
+  return format.type === 'json_schema' ? { type: 'json_schema', json_schema: { strict: true, schema: format.schema } } : { type: 'json_object' };
+}
+
 async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
   if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
   if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
@@ -182,6 +187,8 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         stop: p.stop.length > 0 ? p.stop : undefined,
         penalty_present: p.presencePenalty,
         penalty_freq: p.frequencyPenalty,
+        // Only response_format constrains a raw prompt; the binding ignores json_schema there.
+        ...(p.responseFormat ? { response_format: bindingFormat(p.responseFormat) } : {}),
         ...SAMPLER_OVERRIDES,
       },
       (token) => {

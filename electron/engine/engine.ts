@@ -17,6 +17,12 @@ export interface EngineTurn {
   images: { id: string; path: string }[];
 }
 
+/**
+ * Constrained output: the binding compiles the schema to a grammar, so the text always parses
+ * (json_object: any JSON object). `schema` is plain JSON Schema (draft 2020-12 subset llama.cpp knows).
+ */
+export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; schema: Record<string, unknown> };
+
 export interface GenerateRequest {
   /** Turns of the same conversation reuse the KV cache. */
   conversationId: string;
@@ -29,6 +35,8 @@ export interface GenerateRequest {
    * the turns goes (see raw-prompt.ts). Chat callers leave it unset.
    */
   rawPrompt?: string;
+  /** Unset: free text. */
+  responseFormat?: ResponseFormat;
 }
 
 export interface Engine {

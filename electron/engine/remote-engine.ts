@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AppError, ErrorCode, Result } from '../shared/errors';
 import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
-import type { Engine, GenerateRequest, ModelPair } from './engine';
+import type { Engine, GenerateRequest, ModelPair, ResponseFormat } from './engine';
 import { formatFireLlavaPrompt, OMITTED_IMAGE_TEXT } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
 
@@ -39,6 +39,10 @@ async function dataUrlOf(file: string): Promise<string> {
 
 const CODE_OF_STATUS = (status: number): ErrorCode =>
   status === 400 ? 'INVALID_INPUT' : status === 401 || status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : status === 413 ? 'IMAGE_TOO_LARGE' : status === 429 ? 'ENGINE_BUSY' : status === 503 ? 'NO_MODEL' : 'GENERATION_FAILED';
+
+function openAiFormat(format: ResponseFormat): Record<string, unknown> {
+  return format.type === 'json_schema' ? { type: 'json_schema', json_schema: { name: 'output', strict: true, schema: format.schema } } : { type: 'json_object' };
+}
 
 /** Yields each `data:` payload of a Server-Sent Events body. */
 async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -147,6 +151,7 @@ export class RemoteEngine implements Engine {
       ...(p.stop.length > 0 ? { stop: p.stop } : {}),
       ...(p.presencePenalty ? { presence_penalty: p.presencePenalty } : {}),
       ...(p.frequencyPenalty ? { frequency_penalty: p.frequencyPenalty } : {}),
+      ...(request.responseFormat ? { response_format: openAiFormat(request.responseFormat) } : {}),
     };
     const usedPath = formatted.mediaPaths[0] ?? null;
     if (raw) {

@@ -1,6 +1,7 @@
 // The typed envelope between the engine host and its worker process. Every request carries an
 // id; the worker answers each with exactly one `result`, and may send `event`s before it.
 import type { AppError } from '../shared/errors';
+import type { ResponseFormat } from './engine';
 
 export type LibVariant = 'default' | 'vulkan' | 'cuda';
 
@@ -40,6 +41,8 @@ export interface CompleteParams {
   stop: string[];
   presencePenalty: number;
   frequencyPenalty: number;
+  /** JSON-constrained generation (see engine.ts ResponseFormat); null: free text. */
+  responseFormat: ResponseFormat | null;
 }
 
 export interface CompleteResult {
