@@ -212,7 +212,7 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
       const variants = [...packagesIn(p.files)].filter((n) => n.startsWith('@fugood/node-llama-'));
       const own = { linux: /^@fugood\/node-llama-linux-x64(-vulkan)?$/, win: /^@fugood\/node-llama-win32-x64(-vulkan)?$/, mac: /^@fugood\/node-llama-darwin-x64$/ }[target];
       expect(variants.filter((v) => !own.test(v)), target).toEqual([]);
-      expect([...packagesIn(p.files)].filter((n) => n.startsWith('@node-llama-cpp/')), target).toEqual([]);
+      expect([...packagesIn(p.files)].filter((n) => n.startsWith('@node-llama-cpp/') || n === 'node-llama-cpp'), target).toEqual([]);
     }
     // This machine has the Linux variants installed, so the Linux build must contain CPU + Vulkan.
     if (process.platform === 'linux' && process.arch === 'x64') {
