@@ -2,6 +2,7 @@
 // them; fields we cannot honour (n > 1, tools, logprobs) are refused with a 400 that says so.
 import { z } from 'zod';
 import { badRequest, type ApiError } from './api-errors';
+import { responseFormatField } from './response-format';
 
 /** The engine's own limits (electron/shared/contracts/chat.ts). */
 export const MAX_TOKENS_LIMIT = 32_768;
@@ -35,6 +36,7 @@ const sampling = {
   logprobs: nullish(z.union([z.boolean(), z.number()])),
   tools: nullish(z.array(z.unknown())),
   functions: nullish(z.array(z.unknown())),
+  response_format: responseFormatField,
 };
 
 const imageUrl = z.union([z.string(), z.object({ url: z.string(), detail: nullish(z.string()) })]);

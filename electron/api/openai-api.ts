@@ -22,6 +22,7 @@ import {
   type CompletionRequest,
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
+import { toEngineFormat } from './response-format';
 
 export const API_PREFIX = '/v1';
 /** Requests may carry several base64 images; 25 MB like OpenAI's own vision limit per request. */
@@ -83,6 +84,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const baseHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // The official clients expose it as `_request_id`.
+    res.setHeader('x-request-id', newId('req'));
   };
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -251,7 +254,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     object: s.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
     created: s.created,
     model: s.model,
-    system_fingerprint: null,
     choices: choice ? [{ index: 0, ...choice, logprobs: null }] : [],
     ...(s.includeUsage ? { usage: usage ?? null } : {}),
   });
@@ -318,7 +320,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       object: s.kind === 'chat' ? 'chat.completion' : 'text_completion',
       created: s.created,
       model: s.model,
-      system_fingerprint: null,
       choices: [choice],
       usage,
     });
@@ -327,16 +328,18 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const chatCompletions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(chatCompletionRequest, raw);
     refuseUnsupported(body);
+    const responseFormat = toEngineFormat(body.response_format);
     requireModel(body.model);
     checkQueue();
     const { system, turns } = await chatTurns(body.messages);
     const s: Shape = { id: newId('chatcmpl'), created: nowSeconds(), model: body.model, kind: 'chat', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens) });
+    await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(completionRequest, raw);
     refuseUnsupported(body);
+    const responseFormat = toEngineFormat(body.response_format);
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0];
     if (typeof prompt !== 'string') throw badRequest('prompt must be a string (token arrays are not supported)', 'prompt');
     if (body.echo) throw badRequest('echo is not supported by this server', 'echo', 'unsupported_parameter');
@@ -350,7 +353,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const images: StoredImage[] = [];
     for (const [i, url] of urls.entries()) images.push(await storeImageUrl(url, `images[${i}]`, imageOptions));
     const s: Shape = { id: newId('cmpl'), created: nowSeconds(), model: body.model, kind: 'completion', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens) });
+    await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
   };
 
   // --- access control and routing ----------------------------------------------------------------
@@ -365,7 +368,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After, x-request-id');
     return true;
   };
 
