@@ -433,7 +433,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       await route(req, res);
     } catch (err) {
       if (err instanceof ApiError) return sendError(res, err);
-      console.error('firellava api:', err);
+      console.error('firellava api:', res.getHeader('x-request-id'), err);
       if (!res.headersSent) sendError(res, new ApiError(500, 'Internal error', 'server_error', 'internal'));
       else res.destroy();
     }
