@@ -39,7 +39,10 @@ const sampling = {
   response_format: responseFormatField,
 };
 
-const imageUrl = z.union([z.string(), z.object({ url: z.string(), detail: nullish(z.string()) })]);
+/** OpenAI refuses other values; FireLLaVA sees every image at one resolution either way. */
+export const imageDetail = nullish(z.enum(['auto', 'low', 'high']));
+
+const imageUrl = z.union([z.string(), z.object({ url: z.string(), detail: imageDetail })]);
 
 const contentPart = z.object({
   type: z.string(),

@@ -23,6 +23,7 @@ import {
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
 import { toEngineFormat } from './response-format';
+import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
 /** Requests may carry several base64 images; 25 MB like OpenAI's own vision limit per request. */
@@ -356,6 +357,17 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
   };
 
+  const responses = createResponsesHandler({
+    engine,
+    requireModel,
+    checkQueue,
+    chatTurns,
+    paramsOf,
+    sendJson,
+    sendError,
+    onDuration: (ms) => (avgRequestMs = 0.8 * avgRequestMs + 0.2 * ms),
+  });
+
   // --- access control and routing ----------------------------------------------------------------
 
   /** CORS headers for an allowed origin; throws 403 for a foreign one. */
@@ -417,6 +429,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     };
     if (route === `${API_PREFIX}/chat/completions`) return post(chatCompletions);
     if (route === `${API_PREFIX}/completions`) return post(completions);
+    if (route === `${API_PREFIX}/responses`) return post(responses);
     if (route === `${API_PREFIX}/models` || route.startsWith(`${API_PREFIX}/models/`)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `Use GET for ${route}`, 'invalid_request_error', 'method_not_allowed', null, { Allow: 'GET' });
       if (route === `${API_PREFIX}/models`) return sendJson(res, 200, listModels());
