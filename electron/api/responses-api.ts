@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
 import type { GenerationParams } from '../shared/contract';
 import { ApiError, badRequest, fromAppError } from './api-errors';
-import { imageDetail, MAX_TOKENS_LIMIT, parseBody, type ChatCompletionRequest, type ChatMessage } from './api-schemas';
+import { imageDetail, MAX_TOKENS_LIMIT, paramOf, parseBody, type ChatCompletionRequest, type ChatMessage } from './api-schemas';
 import { responseFormatField, toEngineFormat } from './response-format';
 
 const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
@@ -23,7 +23,7 @@ const inputPart = z.object({
 const inputItem = z.object({
   type: nullish(z.string()),
   role: z.enum(['user', 'assistant', 'system', 'developer']).optional(),
-  content: z.union([z.string(), z.array(inputPart)]).optional(),
+  content: z.union([z.string(), z.array(z.unknown())]).optional(),
 });
 
 /** text.format: the Responses API flattens json_schema's fields into the format object. */
@@ -35,7 +35,8 @@ const textFormat = z.union([
 
 export const responsesRequest = z.object({
   model: z.string().min(1, 'model is required').max(512),
-  input: z.union([z.string(), z.array(inputItem).min(1, 'input must contain at least one item').max(10_000)]),
+  // Items are checked one by one (responsesToMessages), so an error names the field, not `input`.
+  input: z.union([z.string(), z.array(z.unknown()).min(1, 'input must contain at least one item').max(10_000)]),
   instructions: nullish(z.string()),
   max_output_tokens: nullish(z.number().int().min(1).max(MAX_TOKENS_LIMIT)),
   temperature: nullish(z.number().min(0).max(2)),
@@ -51,21 +52,32 @@ export const responsesRequest = z.object({
 
 export type ResponsesRequest = z.output<typeof responsesRequest>;
 
+/** Unions hide the failing field; items and parts are parsed one by one so the 400 names it. */
+function parseAt<T extends z.ZodType>(schema: T, value: unknown, at: PropertyKey[]): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = paramOf([...at, ...issue.path])!;
+  throw badRequest(`Invalid ${field}: ${issue.message}`, field);
+}
+
 /** Items → chat messages; input_image keeps its detail so the chat path validates it once. */
 export function responsesToMessages(body: ResponsesRequest): ChatMessage[] {
   const messages: ChatMessage[] = [];
   if (body.instructions?.trim()) messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') return [...messages, { role: 'user', content: body.input }];
-  for (const [i, item] of body.input.entries()) {
+  for (const [i, rawItem] of body.input.entries()) {
     const param = `input[${i}]`;
+    const item = parseAt(inputItem, rawItem, ['input', i]);
     if (item.type && item.type !== 'message') throw badRequest(`${param}: items of type "${item.type.slice(0, 40)}" are not supported; send message items`, `${param}.type`);
     if (!item.role) throw badRequest(`${param} needs a role`, `${param}.role`);
     if (typeof item.content === 'string' || item.content === undefined) {
       messages.push({ role: item.role, content: item.content ?? '' });
       continue;
     }
-    const content = item.content.map((part, j) => {
+    const content = item.content.map((rawPart, j) => {
       const p = `${param}.content[${j}]`;
+      const part = parseAt(inputPart, rawPart, ['input', i, 'content', j]);
       if (part.type === 'input_text' || part.type === 'output_text') {
         if (typeof part.text !== 'string') throw badRequest(`${p} has type "${part.type}" but no text`, `${p}.text`);
         return { type: 'text', text: part.text };
