@@ -2,6 +2,7 @@
 // over the app's one Engine: same queue, same attachment store, same prompt format and
 // single-image policy as the chat UI. Mounted under /v1 of `firellava serve`, or on its own port.
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AttachmentStore } from '../attachments/attachment-store';
@@ -56,6 +57,14 @@ export const isApiPath = (pathname: string): boolean => pathname === API_PREFIX 
 
 const newId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** A model's `created`: its file's time, as OpenAI lists when a model was made. */
+const createdOf = (file: string): number => {
+  try {
+    return Math.floor(statSync(file).mtimeMs / 1000);
+  } catch {
+    return 0;
+  }
+};
 
 
 interface Usage {
@@ -141,8 +150,9 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   const listModels = (): unknown => {
-    const id = modelIdOf(engine.status());
-    return { object: 'list', data: id ? [{ id, object: 'model', created: 0, owned_by: 'local' }] : [] };
+    const status = engine.status();
+    const id = modelIdOf(status);
+    return { object: 'list', data: id && status.model ? [{ id, object: 'model', created: createdOf(status.model.path), owned_by: 'local' }] : [] };
   };
 
   // --- request → engine -------------------------------------------------------------------------
@@ -341,6 +351,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const body = parseBody(completionRequest, raw);
     refuseUnsupported(body);
     const responseFormat = toEngineFormat(body.response_format);
+    if (Array.isArray(body.prompt) && body.prompt.length !== 1) throw badRequest(`Send one prompt per request (got ${body.prompt.length}): FireLLaVA answers one prompt at a time`, 'prompt', 'unsupported_parameter');
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0];
     if (typeof prompt !== 'string') throw badRequest('prompt must be a string (token arrays are not supported)', 'prompt');
     if (body.echo) throw badRequest('echo is not supported by this server', 'echo', 'unsupported_parameter');
@@ -434,7 +445,10 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `Use GET for ${route}`, 'invalid_request_error', 'method_not_allowed', null, { Allow: 'GET' });
       if (route === `${API_PREFIX}/models`) return sendJson(res, 200, listModels());
       const wanted = decodeURIComponent(route.slice(`${API_PREFIX}/models/`.length));
-      const model = (listModels() as { data: { id: string }[] }).data.find((m) => m.id.toLowerCase() === wanted.toLowerCase());
+      const models = (listModels() as { data: { id: string }[] }).data;
+      // The aliases chat accepts resolve to the loaded model, under the name asked for.
+      const alias = models[0] && MODEL_ALIASES.some((a) => a.toLowerCase() === wanted.toLowerCase()) ? { ...models[0], id: wanted } : undefined;
+      const model = models.find((m) => m.id.toLowerCase() === wanted.toLowerCase()) ?? alias;
       if (!model) throw new ApiError(404, `The model \`${wanted.slice(0, 200)}\` does not exist`, 'invalid_request_error', 'model_not_found', 'model');
       return sendJson(res, 200, model);
     }

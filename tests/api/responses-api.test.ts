@@ -120,4 +120,24 @@ describe('POST /v1/responses', () => {
     // The content union of the chat schema names only the message's content.
     expect(errorOf(chatDetail).param).toMatch(/^messages\[0\]\.content/);
   });
+
+  it('conformance: model aliases resolve, created is the file time, x-request-id everywhere, no null fingerprint, prompt arrays refused', async () => {
+    const list = await client.models.list();
+    expect(list.data[0]!.created).toBeGreaterThan(1_600_000_000);
+    const alias = await client.models.retrieve('firellava-13b');
+    expect(alias).toMatchObject({ id: 'firellava-13b', object: 'model', created: list.data[0]!.created });
+    const auth = { Authorization: `Bearer ${KEY}` };
+    for (const r of [
+      await postJson(port(), '/v1/nope', {}),
+      await postJson(port(), '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }),
+      await postJson(port(), '/v1/chat/completions', {}, { Authorization: 'Bearer wrong' }),
+    ]) expect(r.headers['x-request-id']).toMatch(/^req-[0-9a-f]{24}$/);
+    const chat = await postJson(port(), '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }, auth);
+    expect(JSON.parse(chat.body)).not.toHaveProperty('system_fingerprint');
+    const two = await postJson(port(), '/v1/completions', { model: MODEL, prompt: ['a', 'b'], max_tokens: 2 });
+    expect(two.status).toBe(400);
+    expect(errorOf(two).param).toBe('prompt');
+    const one = await postJson(port(), '/v1/completions', { model: MODEL, prompt: ['a'], max_tokens: 2 });
+    expect(one.status).toBe(200);
+  });
 });
