@@ -2,6 +2,7 @@
 // them; fields we cannot honour (n > 1, tools, logprobs) are refused with a 400 that says so.
 import { z } from 'zod';
 import { badRequest, type ApiError } from './api-errors';
+import { responseFormatField } from './response-format';
 
 /** The engine's own limits (electron/shared/contracts/chat.ts). */
 export const MAX_TOKENS_LIMIT = 32_768;
@@ -35,9 +36,13 @@ const sampling = {
   logprobs: nullish(z.union([z.boolean(), z.number()])),
   tools: nullish(z.array(z.unknown())),
   functions: nullish(z.array(z.unknown())),
+  response_format: responseFormatField,
 };
 
-const imageUrl = z.union([z.string(), z.object({ url: z.string(), detail: nullish(z.string()) })]);
+/** OpenAI refuses other values; FireLLaVA sees every image at one resolution either way. */
+export const imageDetail = nullish(z.enum(['auto', 'low', 'high']));
+
+const imageUrl = z.union([z.string(), z.object({ url: z.string(), detail: imageDetail })]);
 
 const contentPart = z.object({
   type: z.string(),

@@ -2,6 +2,7 @@
 // over the app's one Engine: same queue, same attachment store, same prompt format and
 // single-image policy as the chat UI. Mounted under /v1 of `firellava serve`, or on its own port.
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AttachmentStore } from '../attachments/attachment-store';
@@ -22,6 +23,8 @@ import {
   type CompletionRequest,
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
+import { toEngineFormat } from './response-format';
+import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
 /** Requests may carry several base64 images; 25 MB like OpenAI's own vision limit per request. */
@@ -54,6 +57,14 @@ export const isApiPath = (pathname: string): boolean => pathname === API_PREFIX 
 
 const newId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** A model's `created`: its file's time, as OpenAI lists when a model was made. */
+const createdOf = (file: string): number => {
+  try {
+    return Math.floor(statSync(file).mtimeMs / 1000);
+  } catch {
+    return 0;
+  }
+};
 
 
 interface Usage {
@@ -83,6 +94,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const baseHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // The official clients expose it as `_request_id`.
+    res.setHeader('x-request-id', newId('req'));
   };
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -137,8 +150,9 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   const listModels = (): unknown => {
-    const id = modelIdOf(engine.status());
-    return { object: 'list', data: id ? [{ id, object: 'model', created: 0, owned_by: 'local' }] : [] };
+    const status = engine.status();
+    const id = modelIdOf(status);
+    return { object: 'list', data: id && status.model ? [{ id, object: 'model', created: createdOf(status.model.path), owned_by: 'local' }] : [] };
   };
 
   // --- request → engine -------------------------------------------------------------------------
@@ -251,7 +265,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     object: s.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
     created: s.created,
     model: s.model,
-    system_fingerprint: null,
     choices: choice ? [{ index: 0, ...choice, logprobs: null }] : [],
     ...(s.includeUsage ? { usage: usage ?? null } : {}),
   });
@@ -318,7 +331,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       object: s.kind === 'chat' ? 'chat.completion' : 'text_completion',
       created: s.created,
       model: s.model,
-      system_fingerprint: null,
       choices: [choice],
       usage,
     });
@@ -327,16 +339,19 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const chatCompletions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(chatCompletionRequest, raw);
     refuseUnsupported(body);
+    const responseFormat = toEngineFormat(body.response_format);
     requireModel(body.model);
     checkQueue();
     const { system, turns } = await chatTurns(body.messages);
     const s: Shape = { id: newId('chatcmpl'), created: nowSeconds(), model: body.model, kind: 'chat', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens) });
+    await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(completionRequest, raw);
     refuseUnsupported(body);
+    const responseFormat = toEngineFormat(body.response_format);
+    if (Array.isArray(body.prompt) && body.prompt.length !== 1) throw badRequest(`Send one prompt per request (got ${body.prompt.length}): FireLLaVA answers one prompt at a time`, 'prompt', 'unsupported_parameter');
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0];
     if (typeof prompt !== 'string') throw badRequest('prompt must be a string (token arrays are not supported)', 'prompt');
     if (body.echo) throw badRequest('echo is not supported by this server', 'echo', 'unsupported_parameter');
@@ -350,8 +365,19 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const images: StoredImage[] = [];
     for (const [i, url] of urls.entries()) images.push(await storeImageUrl(url, `images[${i}]`, imageOptions));
     const s: Shape = { id: newId('cmpl'), created: nowSeconds(), model: body.model, kind: 'completion', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens) });
+    await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
   };
+
+  const responses = createResponsesHandler({
+    engine,
+    requireModel,
+    checkQueue,
+    chatTurns,
+    paramsOf,
+    sendJson,
+    sendError,
+    onDuration: (ms) => (avgRequestMs = 0.8 * avgRequestMs + 0.2 * ms),
+  });
 
   // --- access control and routing ----------------------------------------------------------------
 
@@ -365,7 +391,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After, x-request-id');
     return true;
   };
 
@@ -414,11 +440,15 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     };
     if (route === `${API_PREFIX}/chat/completions`) return post(chatCompletions);
     if (route === `${API_PREFIX}/completions`) return post(completions);
+    if (route === `${API_PREFIX}/responses`) return post(responses);
     if (route === `${API_PREFIX}/models` || route.startsWith(`${API_PREFIX}/models/`)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `Use GET for ${route}`, 'invalid_request_error', 'method_not_allowed', null, { Allow: 'GET' });
       if (route === `${API_PREFIX}/models`) return sendJson(res, 200, listModels());
       const wanted = decodeURIComponent(route.slice(`${API_PREFIX}/models/`.length));
-      const model = (listModels() as { data: { id: string }[] }).data.find((m) => m.id.toLowerCase() === wanted.toLowerCase());
+      const models = (listModels() as { data: { id: string }[] }).data;
+      // The aliases chat accepts resolve to the loaded model, under the name asked for.
+      const alias = models[0] && MODEL_ALIASES.some((a) => a.toLowerCase() === wanted.toLowerCase()) ? { ...models[0], id: wanted } : undefined;
+      const model = models.find((m) => m.id.toLowerCase() === wanted.toLowerCase()) ?? alias;
       if (!model) throw new ApiError(404, `The model \`${wanted.slice(0, 200)}\` does not exist`, 'invalid_request_error', 'model_not_found', 'model');
       return sendJson(res, 200, model);
     }
@@ -430,7 +460,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       await route(req, res);
     } catch (err) {
       if (err instanceof ApiError) return sendError(res, err);
-      console.error('firellava api:', err);
+      console.error('firellava api:', res.getHeader('x-request-id'), err);
       if (!res.headersSent) sendError(res, new ApiError(500, 'Internal error', 'server_error', 'internal'));
       else res.destroy();
     }
