@@ -1,5 +1,5 @@
 // Options for the main window, as plain data: the security-relevant webPreferences are fixed here
-// and asserted by tests/shell/window.test.ts.
+// and asserted by tests/shell/security-policy.test.ts.
 import type { BrowserWindowConstructorOptions, WebPreferences } from 'electron';
 import type { WindowBounds } from './window-state';
 
