@@ -278,10 +278,13 @@ async function main(): Promise<void> {
       // FireLLaVA-13B widths with this many layers each (comma list), for a GPU machine.
       'gpu-layers': { type: 'string' },
       cache: { type: 'string', default: path.join(ROOT, '.cache', 'bench') },
+      // Every section once, small: proves the bench still runs (CI); its numbers mean nothing.
+      smoke: { type: 'boolean', default: false },
     },
   });
-  const rounds = Number(values.rounds);
-  const maxTokens = values['max-tokens'] ? Number(values['max-tokens']) : null;
+  const smoke = values.smoke!;
+  const rounds = smoke ? 1 : Number(values.rounds);
+  const maxTokens = smoke ? 16 : values['max-tokens'] ? Number(values['max-tokens']) : null;
   const cache = path.resolve(values.cache!);
   await mkdir(cache, { recursive: true });
   const image336 = path.join(cache, 'photo-336.png');
@@ -323,12 +326,14 @@ async function main(): Promise<void> {
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
   // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
-  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench()}\n\n${await rendererStreamBench({ rendererDir: path.join(ROOT, 'dist', 'renderer') })}`);
+  const storeSize = smoke ? { conversations: 50, messages: 1_000, longConversation: 200, rounds: 1 } : {};
+  const rendererSize = smoke ? { tokens: 200 } : {};
+  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench(storeSize)}\n\n${await rendererStreamBench({ rendererDir: path.join(ROOT, 'dist', 'renderer'), ...rendererSize })}`);
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
   // Always the 336 px photo (180 kB as a data: URL): what an API client sends with every turn.
-  if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, label: `${scenarios[0]!.label}, 336 px photo as a data: URL`, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
-  if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download') })}`);
+  if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, label: `${scenarios[0]!.label}, 336 px photo as a data: URL`, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, ...(smoke ? { concurrentClients: 2 } : {}), workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
+  if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download'), ...(smoke ? { sizeBytes: 8 * 1024 * 1024, runs: 1 } : {}) })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }
 

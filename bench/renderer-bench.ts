@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as Playwright from 'playwright-core';
 import { serveStatic } from '../electron/server/static-files';
+import type { EngineList } from '../electron/shared/contracts/engines';
 
 /** Loaded at run time: esbuild cannot bundle playwright-core (it reads its own package.json). */
 const playwright = (): typeof Playwright => createRequire(__filename)('playwright-core') as typeof Playwright;
@@ -21,8 +22,16 @@ export interface RendererBenchOptions {
   chromium?: string;
 }
 
+/** Typed here so a contract change that the scripted client must follow fails tsc, not the bench. */
+const ENGINES: EngineList = {
+  defaultEngineId: 'local',
+  keyStorage: 'memory',
+  engines: [{ id: 'local', kind: 'local', name: 'This computer', baseUrl: null, model: null, sendTopK: true, keySaved: false, keyless: false }],
+  problem: null,
+};
+
 /** Runs in the page before the app: a ContractClient that answers from a script. */
-function installScriptedClient(config: { tokens: number; rate: number }): void {
+function installScriptedClient(config: { tokens: number; rate: number; engines: EngineList }): void {
   const words = ['The ', 'glaze ', 'is ', 'a ', 'deep ', 'cobalt ', 'blue, ', 'with ', '**glossy** ', 'finish. '];
   const pieces: string[] = [];
   for (let i = 0; i < config.tokens; i++) {
@@ -44,6 +53,7 @@ function installScriptedClient(config: { tokens: number; rate: number }): void {
       if (name === 'conversations.list') return { ok: true, value: [conversation] };
       if (name === 'conversations.get') return { ok: true, value: { conversation: { ...conversation, system: '', params: {} }, messages: [msg(1, 'user', 'Describe it', 'complete'), msg(2, 'assistant', pieces.join(''), 'complete')] } };
       if (name === 'engine.status') return { ok: true, value: status };
+      if (name === 'engines.list') return { ok: true, value: config.engines };
       return { ok: true, value: [] };
     },
     stream: (name: string, _input: unknown, onEvent: (e: unknown) => void) => {
@@ -93,7 +103,7 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-    await page.addInitScript(installScriptedClient, { tokens, rate });
+    await page.addInitScript(installScriptedClient, { tokens, rate, engines: ENGINES });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor();
     await page.evaluate(() => {
@@ -115,7 +125,7 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
     const started = Date.now();
     await page.getByLabel('Message', { exact: true }).fill('Describe it');
     await page.getByLabel('Message', { exact: true }).press('Enter');
-    await page.waitForFunction(() => (window as unknown as { __benchDone: boolean }).__benchDone, undefined, { timeout: 120_000, polling: 100 });
+    await page.waitForFunction(() => (window as unknown as { __benchDone: boolean }).__benchDone, undefined, { timeout: Math.max(30_000, (tokens / rate) * 1000 * 4), polling: 100 });
     const wallMs = Date.now() - started;
     const after = await metrics();
     const spent = (k: string): string => `${((after[k]! - before[k]!) * 1000).toFixed(0)}`;
