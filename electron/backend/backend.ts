@@ -49,6 +49,16 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const chat = new ChatService({ store: history, engine, attachments, engines: new EngineRegistry({ local: engine, dataDir, secrets }) });
   const cleanups: (() => void | Promise<void>)[] = [];
+  // The first pair (import, pull, conversion) answers without a restart or a setActive.
+  cleanups.push(
+    models.onFirstActive(() => {
+      if (engine.status().state !== 'no-model') return;
+      void models
+        .activePair()
+        .then((active) => (active && engine.status().state === 'no-model' ? engine.load(active.paths) : undefined))
+        .catch(() => undefined);
+    }),
+  );
   const handlers = createBackendHandlers({
     engine,
     attachments,

@@ -125,6 +125,7 @@ export class ModelManager {
   private readonly freeSpace: FreeSpaceFn;
   private readonly jobs = new Map<string, Job>();
   private readonly listeners = new Set<(e: ModelsEvent) => void>();
+  private readonly firstActiveListeners = new Set<(id: string) => void>();
   private readonly validation = new Map<string, Promise<{ ok: true; info: ModelPairInfo } | { ok: false; message: string }>>();
 
   constructor(private readonly options: ModelManagerOptions) {
@@ -138,6 +139,19 @@ export class ModelManager {
   onEvent(listener: (e: ModelsEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A pair became active because none was (import, pull, conversion without "activate"): nobody
+   * asked to load it, so the backend loads it here. models.setActive loads on its own.
+   */
+  onFirstActive(listener: (id: string) => void): () => void {
+    this.firstActiveListeners.add(listener);
+    return () => this.firstActiveListeners.delete(listener);
+  }
+
+  private emitFirstActive(id: string): void {
+    for (const l of this.firstActiveListeners) l(id);
   }
 
   private emit(e: ModelsEvent): void {
@@ -489,15 +503,18 @@ export class ModelManager {
       const paths = ROLES.map((role) => this.registry.pathOf(plan.id, (plan.files.find((f) => f.role === role) as FileSpec).fileName));
       const v = await this.validate(paths[0] as string, paths[1] as string);
       if (!v.ok) throw new ModelManagerError('MODEL_INVALID', 'PAIR_INVALID', `Downloaded, but not a usable pair: ${v.message}`, 'Delete it and choose a matching model and projector.');
+      let first = false;
       await this.registry.update((d) => {
         const m = d.models.find((x) => x.id === plan.id);
         if (m) m.complete = true;
+        first = d.active == null;
         d.active ??= plan.id;
       });
       job.view.state = 'done';
       this.updateTotal(job.view);
       this.publish(job);
       this.emit({ type: 'installed' });
+      if (first) this.emitFirstActive(plan.id);
     } catch (err) {
       if (job.stopping === 'pause') {
         job.view.state = 'paused';
@@ -605,6 +622,7 @@ export class ModelManager {
     const v = await validateModelPair(paths);
     if (!v.ok) throw new ModelManagerError('MODEL_INVALID', 'PAIR_INVALID', `The converted pair is not usable: ${v.error.message}`, 'Convert it again.');
     const file = (role: ModelFileRole, fileName: string, bytes: number): RegistryFile => ({ role, fileName, url: null, size: bytes, expectedSha256: null, sha256: null, linked: 'copy' });
+    let first = false;
     await this.registry.update((d) => {
       d.models = d.models.filter((m) => m.id !== req.id);
       d.models.push({
@@ -616,10 +634,12 @@ export class ModelManager {
         complete: true,
         addedAt: new Date().toISOString(),
       });
+      first = !req.activate && d.active == null;
       if (req.activate) d.active = req.id;
       else d.active ??= req.id;
     });
     this.emit({ type: 'installed' });
+    if (first) this.emitFirstActive(req.id);
     return this.get(req.id);
   }
 
@@ -687,11 +707,14 @@ export class ModelManager {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+    let first = false;
     await this.registry.update((d) => {
       d.models.push({ id, name: req.name ?? v.value.model.name, source: 'import', licenseUrl: null, files, complete: true, addedAt: new Date().toISOString() });
+      first = d.active == null;
       d.active ??= id;
     });
     this.emit({ type: 'installed' });
+    if (first) this.emitFirstActive(id);
     return this.get(id);
   }
 
