@@ -10,7 +10,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { AttachmentInfo } from '../shared/types';
 import { AppErrorException } from '../shared/errors';
 import { decodeBmp } from './bmp-decode';
-import { inspectImage, MAX_ATTACHMENT_PIXELS } from './image-inspect';
+import { inspectImage, MAX_ATTACHMENT_PIXELS, MAX_STORED_EDGE } from './image-inspect';
 
 export const ATTACHMENT_ID = /^[a-f0-9]{64}$/;
 export const THUMBNAIL_SIZE = 256;
@@ -69,7 +69,8 @@ export async function reencodeImage(data: Uint8Array): Promise<{ bytes: Buffer; 
   };
   try {
     // rotate() applies the EXIF orientation, which is about to be stripped with the rest of the metadata.
-    const base = input().rotate();
+    // The resize bounds memory: JPEG/WebP shrink on load, and no later step sees more than MAX_STORED_EDGE.
+    const base = input().rotate().resize(MAX_STORED_EDGE, MAX_STORED_EDGE, { fit: 'inside', withoutEnlargement: true });
     const ext = facts.format === 'jpeg' ? 'jpg' : 'png';
     const { data: bytes, info } =
       ext === 'jpg' ? await base.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toBuffer({ resolveWithObject: true }) : await base.png({ compressionLevel: 6 }).toBuffer({ resolveWithObject: true });
@@ -157,9 +158,10 @@ export function createAttachmentStore(dataDir: string): AttachmentStore {
   return store;
 }
 
+/** A regular file, not a symlink (a link could point anywhere outside the folder). */
 async function isFile(file: string): Promise<boolean> {
   try {
-    return (await fs.stat(file)).isFile();
+    return (await fs.lstat(file)).isFile();
   } catch {
     return false;
   }
