@@ -57,8 +57,28 @@ const decodeError = (err: unknown): AppErrorException => {
   return new AppErrorException({ code: 'IMAGE_INVALID', message: `The image could not be decoded (${reason}).` });
 };
 
+/** Decodes at once: each may hold a few hundred MB of pixels, so a burst waits instead of adding up. */
+const MAX_PARALLEL_DECODES = 2;
+let decoding = 0;
+const waiting: (() => void)[] = [];
+async function withDecodeSlot<T>(work: () => Promise<T>): Promise<T> {
+  while (decoding >= MAX_PARALLEL_DECODES) await new Promise<void>((resolve) => waiting.push(resolve));
+  decoding++;
+  try {
+    return await work();
+  } finally {
+    decoding--;
+    waiting.shift()?.();
+  }
+}
+
 /** Decoded and re-encoded bytes: JPEG stays JPEG (photos), everything else becomes PNG. */
-export async function reencodeImage(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png' | 'jpg'; width: number; height: number; thumbnail: Buffer }> {
+export function reencodeImage(data: Uint8Array): ReturnType<typeof reencodeNow> {
+  inspectImage(data); // cheap refusals need no slot
+  return withDecodeSlot(() => reencodeNow(data));
+}
+
+async function reencodeNow(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png' | 'jpg'; width: number; height: number; thumbnail: Buffer }> {
   const facts = inspectImage(data); // structure and size limits before any decoding
   const input = (): Sharp => {
     if (facts.format === 'bmp') {
