@@ -232,14 +232,23 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     return { system: system.join('\n\n'), turns };
   };
 
-  const checkQueue = (): void => {
-    const pending = engine.queueLength?.() ?? 0;
+  // Requests still decoding their images hold a slot too: a burst of image bombs must meet the 429
+  // before it decodes, not after.
+  let preparing = 0;
+  const checkQueue = (): (() => void) => {
+    const pending = (engine.queueLength?.() ?? 0) + preparing;
     if (pending >= maxPending) {
       const seconds = Math.max(1, Math.ceil((avgRequestMs * pending) / 1000));
       throw new ApiError(429, `The engine has ${pending} requests in progress or waiting (limit ${maxPending}); retry in about ${seconds} s`, 'rate_limit_error', 'queue_full', null, {
         'Retry-After': String(seconds),
       });
     }
+    preparing++;
+    let held = true;
+    return () => {
+      if (held) preparing--;
+      held = false;
+    };
   };
 
   // --- generation and responses ------------------------------------------------------------------
@@ -341,8 +350,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     refuseUnsupported(body);
     const responseFormat = toEngineFormat(body.response_format);
     requireModel(body.model);
-    checkQueue();
-    const { system, turns } = await chatTurns(body.messages);
+    const release = checkQueue();
+    const { system, turns } = await chatTurns(body.messages).finally(release);
     const s: Shape = { id: newId('chatcmpl'), created: nowSeconds(), model: body.model, kind: 'chat', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
     await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
   };
@@ -361,9 +370,13 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     if (urls.length > 1) throw badRequest('FireLLaVA sees one image per request: send at most one entry in images', 'images');
     if (prompt.split(RAW_IMAGE_MARKER).length - 1 > 1) throw badRequest(`The prompt may contain at most one ${RAW_IMAGE_MARKER} marker (FireLLaVA sees one image)`, 'prompt');
     requireModel(body.model);
-    checkQueue();
+    const release = checkQueue();
     const images: StoredImage[] = [];
-    for (const [i, url] of urls.entries()) images.push(await storeImageUrl(url, `images[${i}]`, imageOptions));
+    try {
+      for (const [i, url] of urls.entries()) images.push(await storeImageUrl(url, `images[${i}]`, imageOptions));
+    } finally {
+      release();
+    }
     const s: Shape = { id: newId('cmpl'), created: nowSeconds(), model: body.model, kind: 'completion', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
     await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
   };

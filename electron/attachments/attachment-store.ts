@@ -10,7 +10,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { AttachmentInfo } from '../shared/types';
 import { AppErrorException } from '../shared/errors';
 import { decodeBmp } from './bmp-decode';
-import { inspectImage, MAX_ATTACHMENT_PIXELS } from './image-inspect';
+import { inspectImage, MAX_ATTACHMENT_PIXELS, MAX_STORED_EDGE } from './image-inspect';
 
 export const ATTACHMENT_ID = /^[a-f0-9]{64}$/;
 export const THUMBNAIL_SIZE = 256;
@@ -57,8 +57,28 @@ const decodeError = (err: unknown): AppErrorException => {
   return new AppErrorException({ code: 'IMAGE_INVALID', message: `The image could not be decoded (${reason}).` });
 };
 
+/** Decodes at once: each may hold a few hundred MB of pixels, so a burst waits instead of adding up. */
+const MAX_PARALLEL_DECODES = 2;
+let decoding = 0;
+const waiting: (() => void)[] = [];
+async function withDecodeSlot<T>(work: () => Promise<T>): Promise<T> {
+  while (decoding >= MAX_PARALLEL_DECODES) await new Promise<void>((resolve) => waiting.push(resolve));
+  decoding++;
+  try {
+    return await work();
+  } finally {
+    decoding--;
+    waiting.shift()?.();
+  }
+}
+
 /** Decoded and re-encoded bytes: JPEG stays JPEG (photos), everything else becomes PNG. */
-export async function reencodeImage(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png' | 'jpg'; width: number; height: number; thumbnail: Buffer }> {
+export function reencodeImage(data: Uint8Array): ReturnType<typeof reencodeNow> {
+  inspectImage(data); // cheap refusals need no slot
+  return withDecodeSlot(() => reencodeNow(data));
+}
+
+async function reencodeNow(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png' | 'jpg'; width: number; height: number; thumbnail: Buffer }> {
   const facts = inspectImage(data); // structure and size limits before any decoding
   const input = (): Sharp => {
     if (facts.format === 'bmp') {
@@ -69,7 +89,8 @@ export async function reencodeImage(data: Uint8Array): Promise<{ bytes: Buffer; 
   };
   try {
     // rotate() applies the EXIF orientation, which is about to be stripped with the rest of the metadata.
-    const base = input().rotate();
+    // The resize bounds memory: JPEG/WebP shrink on load, and no later step sees more than MAX_STORED_EDGE.
+    const base = input().rotate().resize(MAX_STORED_EDGE, MAX_STORED_EDGE, { fit: 'inside', withoutEnlargement: true });
     const ext = facts.format === 'jpeg' ? 'jpg' : 'png';
     const { data: bytes, info } =
       ext === 'jpg' ? await base.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toBuffer({ resolveWithObject: true }) : await base.png({ compressionLevel: 6 }).toBuffer({ resolveWithObject: true });
@@ -157,9 +178,10 @@ export function createAttachmentStore(dataDir: string): AttachmentStore {
   return store;
 }
 
+/** A regular file, not a symlink (a link could point anywhere outside the folder). */
 async function isFile(file: string): Promise<boolean> {
   try {
-    return (await fs.stat(file)).isFile();
+    return (await fs.lstat(file)).isFile();
   } catch {
     return false;
   }

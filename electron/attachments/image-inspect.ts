@@ -5,6 +5,8 @@ import { AppErrorException } from '../shared/errors';
 
 export const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 export const MAX_ATTACHMENT_PIXELS = 100_000_000;
+/** Stored images are downscaled on decode to this long side: the model sees 336 px, the preview/crop needs little more. */
+export const MAX_STORED_EDGE = 4096;
 
 export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'bmp';
 

@@ -1,5 +1,6 @@
 // Checks a FireLLaVA model pair before anything native touches it: llama.cpp kills the whole
 // process on a bad file, so every failure it would hit must be caught here with a clear reason.
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fail, ok, type Result } from '../shared/errors';
 import {
@@ -81,6 +82,9 @@ class Invalid extends Error {
 const ROLE_LABEL: Record<ModelRole, string> = { model: 'model', mmproj: 'vision projector' };
 
 async function readHeader(path: string, role: ModelRole): Promise<GgufFile> {
+  // Opening a FIFO or device blocks a libuv thread for good (SIGTERM then cannot end serve): stat first.
+  const kind = await stat(path).then((s) => (s.isFile() ? null : s.isDirectory() ? 'a folder' : 'a FIFO, socket or device'), () => null);
+  if (kind) throw new Invalid(`${ROLE_LABEL[role]} ${basename(path)}: this is ${kind}, not a regular file`, path);
   try {
     return await readGgufFile(path);
   } catch (err) {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { startApiServer, type RunningApiServer } from '../../electron/api/api-server';
 import { createAttachmentStore } from '../../electron/attachments/attachment-store';
 import type { LocalEngine } from '../../electron/engine/engine-host';
@@ -97,6 +98,22 @@ describe('OpenAI API in-process on the real engine', () => {
       after = await postJson(port(), '/v1/chat/completions', { model: 'firellava', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
     }
     expect(after.status).toBe(200);
+  });
+
+  it('takes the queue slot before decoding images: a parallel image bomb meets the 429', async () => {
+    const jpeg = Buffer.from(await sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } }).jpeg().toBuffer());
+    const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
+    jpeg.writeUInt16BE(10000, sof + 5);
+    jpeg.writeUInt16BE(10000, sof + 7);
+    const url = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+    const ask = (n: number) =>
+      postJson(port(), '/v1/chat/completions', {
+        model: 'firellava',
+        messages: [{ role: 'user', content: [{ type: 'text', text: `bomb ${n}` }, { type: 'image_url', image_url: { url } }] }],
+        max_tokens: 1,
+      });
+    const statuses = (await Promise.all([ask(1), ask(2)])).map((r) => r.status);
+    expect(statuses).toContain(429);
   });
 
   it('allows configured browser origins (preflight and response headers) and no others', async () => {

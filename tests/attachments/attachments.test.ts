@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { createAttachmentStore, resolveAttachmentFile } from '../../electron/attachments/attachment-store';
-import { inspectImage, MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
+import { inspectImage, MAX_ATTACHMENT_BYTES, MAX_STORED_EDGE } from '../../electron/attachments/image-inspect';
 import { AppErrorException, type AppError } from '../../electron/shared/errors';
 import { makeBmp, makeGif, makeJpeg, makePng, makePngHeaderOnly, makeWebp } from '../helpers/test-images';
 
@@ -188,5 +188,50 @@ describe('attachment store', () => {
       expect((await asyncErrorOf(store.pathOf(id))).code).toBe('INVALID_INPUT');
     }
     expect((await asyncErrorOf(store.pathOf('b'.repeat(64)))).code).toBe('NOT_FOUND');
+  });
+});
+
+/** A small real JPEG whose frame header is patched to claim width×height (a decompression bomb). */
+async function makeJpegBomb(width: number, height: number): Promise<Buffer> {
+  const jpeg = Buffer.from(await sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } }).jpeg().toBuffer());
+  for (let i = 2; i < jpeg.length - 9; i++) {
+    if (jpeg[i] === 0xff && jpeg[i + 1]! >= 0xc0 && jpeg[i + 1]! <= 0xc2) {
+      jpeg.writeUInt16BE(height, i + 5);
+      jpeg.writeUInt16BE(width, i + 7);
+      return jpeg;
+    }
+  }
+  throw new Error('no SOF marker');
+}
+
+describe('decompression bombs and symlinks', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const tempDir = (): string => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'firellava-bomb-'));
+    dirs.push(d);
+    return d;
+  };
+
+  it('stores a JPEG claiming 10000×10000 downscaled to at most 4096 px on the long side', async () => {
+    const bomb = await makeJpegBomb(10000, 10000);
+    expect(bomb.length).toBeLessThan(2000);
+    const store = createAttachmentStore(tempDir());
+    const info = await store.add(bomb);
+    expect(Math.max(info.width, info.height)).toBeLessThanOrEqual(MAX_STORED_EDGE);
+    const meta = await sharp(await store.pathOf(info.id)).metadata();
+    expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(MAX_STORED_EDGE);
+  });
+
+  it('does not serve a symlink placed in the attachments folder', async () => {
+    const dir = tempDir();
+    const outside = path.join(dir, 'secret.png');
+    writeFileSync(outside, makePng(4, 4, 1));
+    const id = 'a'.repeat(64);
+    mkdirSync(path.join(dir, 'attachments'));
+    symlinkSync(outside, path.join(dir, 'attachments', `${id}.png`));
+    expect(await resolveAttachmentFile(path.join(dir, 'attachments'), id)).toBeNull();
   });
 });

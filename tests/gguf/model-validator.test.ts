@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,5 +184,21 @@ describe('validateModelFile', () => {
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value.mmproj?.projectionDim).toBe(64);
     expect(r.value.mmproj?.metadataProjectionDim).toBe(768);
+  });
+});
+
+describe('non-regular files', () => {
+  it('refuses a FIFO as the model at once instead of blocking on open', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'firellava-fifo-'));
+    const fifo = join(dir, 'model.gguf');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const result = await Promise.race([validateModelFile(fifo, 'model'), new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 2000))]);
+      expect(result).not.toBe('blocked');
+      expect(result).toMatchObject({ ok: false, error: { code: 'MODEL_INVALID' } });
+      expect((result as { error: AppError }).error.message).toMatch(/not a regular file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
