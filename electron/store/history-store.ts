@@ -164,7 +164,10 @@ export class HistoryStore {
 
   /** Attachment ids some message still refers to (trashed conversations included: undo must work). */
   referencedAttachmentIds(): Set<string> {
-    const rows = this.db.prepare('SELECT DISTINCT attachment_id AS id FROM message_attachments').all() as { id: string }[];
+    // Catalog items hold their photos too.
+    const rows = this.db
+      .prepare('SELECT attachment_id AS id FROM message_attachments UNION SELECT attachment_id FROM catalog_items WHERE attachment_id IS NOT NULL')
+      .all() as { id: string }[];
     return new Set(rows.map((r) => r.id));
   }
 

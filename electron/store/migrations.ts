@@ -114,6 +114,45 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    description: 'catalog jobs (a template over many photos) and their items, one row per photo',
+    up(db) {
+      db.exec(`
+        CREATE TABLE catalog_jobs (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL DEFAULT '',
+          template TEXT NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'done', 'cancelled')),
+          source_key TEXT,
+          concurrency INTEGER NOT NULL DEFAULT 1,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX catalog_jobs_by_source ON catalog_jobs(source_key);
+
+        CREATE TABLE catalog_items (
+          id INTEGER PRIMARY KEY,
+          job_id TEXT NOT NULL REFERENCES catalog_jobs(id) ON DELETE CASCADE,
+          position INTEGER NOT NULL,
+          file_name TEXT NOT NULL,
+          attachment_id TEXT CHECK (attachment_id IS NULL OR length(attachment_id) = 64),
+          notes TEXT NOT NULL DEFAULT '{}',
+          status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'error')),
+          fields TEXT NOT NULL DEFAULT '{}',
+          flags TEXT NOT NULL DEFAULT '[]',
+          error TEXT,
+          approved INTEGER NOT NULL DEFAULT 0,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          ms INTEGER,
+          updated_at INTEGER NOT NULL,
+          UNIQUE (job_id, attachment_id)
+        );
+        CREATE INDEX catalog_items_by_job ON catalog_items(job_id, position);
+        CREATE INDEX catalog_items_by_attachment ON catalog_items(attachment_id);
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -87,6 +87,19 @@ describe('schema and migrations', () => {
     store.close();
   });
 
+  it('migration 6 adds catalog jobs and items; their photos count as referenced attachments', () => {
+    const file = tempDb();
+    openDatabase(file, { migrations: MIGRATIONS.slice(0, 5) }).db.close();
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    store.db.prepare("INSERT INTO catalog_jobs (id, template, state, created_at, updated_at) VALUES ('j1', '{}', 'running', 1, 1)").run();
+    const id = 'a'.repeat(64);
+    store.db.prepare("INSERT INTO catalog_items (job_id, position, file_name, attachment_id, status, updated_at) VALUES ('j1', 0, 'x.jpg', ?, 'pending', 1)").run(id);
+    expect(() => store.db.prepare("INSERT INTO catalog_items (job_id, position, file_name, attachment_id, status, updated_at) VALUES ('j1', 1, 'y.jpg', ?, 'pending', 1)").run(id)).toThrow(/UNIQUE/);
+    expect(store.referencedAttachmentIds().has(id)).toBe(true);
+    store.close();
+  });
+
   it('migration 5 adds an engine choice per conversation (old ones follow the default) and the engine of each answer', () => {
     const file = tempDb();
     const v4 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 4) }).db;
@@ -95,7 +108,7 @@ describe('schema and migrations', () => {
     v4.close();
 
     const store = HistoryStore.open(file);
-    expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(store.summary('c1').engineId).toBeNull();
     expect(store.getConversation('c1').messages.map((m) => [m.text, m.engine])).toEqual([['an old answer', null]]);
     expect(store.setEngine('c1', 'rabc123').engineId).toBe('rabc123');
