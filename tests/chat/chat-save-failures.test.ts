@@ -53,7 +53,7 @@ const until = async (ok: () => boolean, ms = 5000): Promise<void> => {
 
 const longAnswer = (chat: ChatService): string => {
   const c = store.createConversation('Long');
-  store.updateSettings(c.id, { params: { maxTokens: 200, temperature: 0, topK: 1, seed: 7 } });
+  store.updateSettings(c.id, { params: { maxTokens: 200, temperature: 0, seed: 7 } });
   void chat;
   return c.id;
 };
