@@ -81,6 +81,8 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     attachmentFile: (id, variant) => resolveAttachmentFile(attachments.dir, id, variant),
     close: async () => {
       await Promise.allSettled(cleanups.map(async (cleanup) => cleanup()));
+      const unsaved = chat.dispose();
+      if (unsaved > 0) console.error(`firellava: ${unsaved} finished answer(s) could not be saved (disk full or database locked); they read "interrupted" on the next start.`);
       history.close();
     },
   };

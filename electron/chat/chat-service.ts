@@ -5,12 +5,26 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn } from '../engine/engine';
 import { EngineRegistry, type ResolvedEngine } from '../engine/engine-registry';
 import type { GenerationParams } from '../shared/contract';
-import type { ChatEvent, MessageAttachment, MessageStatus, MessageView } from '../shared/contracts/conversations';
-import { AppErrorException, toAppError } from '../shared/errors';
+import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, MessageView } from '../shared/contracts/conversations';
+import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
 
 /** Flush interval for streamed text; the issue asks for at most 500 ms of loss. */
 export const FLUSH_MS = 250;
+/** A streaming save waits at most this long for another program's write lock, then retries later. */
+export const SAVE_BUSY_TIMEOUT_MS = 50;
+/** Retry delays for a final answer that could not be saved (disk full, database locked). */
+const RETRY_MS = { first: 500, max: 10_000 };
+
+/** What the user reads when a save fails; the answer stays in memory and is saved on the next success. */
+export function unsavedNotice(error: AppError): string {
+  if (error.code === 'STORAGE_FULL') return 'Disk full: answer kept, not yet saved. Free some space; it is saved as soon as writing works again.';
+  if (error.code === 'STORAGE_BUSY') return 'The chat history is locked by another program: answer kept, not yet saved; retrying.';
+  return `The answer could not be saved (${error.message}): answer kept, not yet saved; retrying.`;
+}
+export const SAVED_AGAIN_NOTICE = 'Saving works again: the answer is saved.';
+
+type FinalSave = { status: MessageStatus; text: string; error: string | null; stats: MessageStats | null };
 
 /** Same defaults as chat.generate's schema; per-conversation settings override them. */
 const DEFAULT_PARAMS: GenerationParams = { maxTokens: 512, temperature: 0.2, topK: 40, topP: 0.95, seed: -1, stop: [] };
@@ -36,6 +50,10 @@ export class ChatService {
   private readonly running = new Map<string, AbortController>();
   /** Answers found still "streaming" at start-up, now marked interrupted. */
   readonly interruptedAtStart: number;
+  /** Finished answers whose final save failed (disk full, locked): message id → what to write. */
+  private readonly unsaved = new Map<number, FinalSave>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MS.first;
 
   constructor(options: ChatServiceOptions) {
     this.store = options.store;
@@ -173,15 +191,27 @@ export class ChatService {
     let text = '';
     let flushed = '';
     let timer: NodeJS.Timeout | undefined;
+    /** The last failed save, while the text lives only in memory. */
+    let saveError: AppError | null = null;
+    // Never throws: it runs on a timer, where an exception would end the process.
     const flush = (): void => {
-      if (assistant && text !== flushed) {
-        this.store.updateText(assistant.id, text);
-        flushed = text;
+      if (!assistant || text === flushed) return;
+      try {
+        const snapshot = text;
+        this.store.withBusyTimeout(SAVE_BUSY_TIMEOUT_MS, () => this.store.updateText(assistant!.id, snapshot));
+        flushed = snapshot;
+        if (saveError) emit({ type: 'notice', text: SAVED_AGAIN_NOTICE });
+        saveError = null;
+      } catch (err) {
+        const failure = storageErrorOf(err);
+        if (!failure) console.error('firellava chat: saving the streamed answer failed (kept in memory):', err);
+        if (!saveError) emit({ type: 'notice', text: unsavedNotice(failure ?? toAppError(err)) });
+        saveError = failure ?? toAppError(err);
       }
     };
     let status: MessageStatus = 'error';
     let error: string | null = null;
-    let stats = null;
+    let stats: MessageStats | null = null;
     try {
       const turns = await this.turnsFor(user);
       const settings = this.store.settings(conversationId);
@@ -227,14 +257,77 @@ export class ChatService {
     } finally {
       clearInterval(timer);
       this.running.delete(conversationId);
-      if (assistant) {
-        try {
-          const final = this.store.finishMessage(assistant.id, { status, text, error, stats });
-          emit({ type: 'finished', message: final });
-        } catch {
-          // The conversation was deleted for good while the answer streamed: nothing left to save.
-        }
-      }
+      if (assistant) this.finish(assistant, { status, text, error, stats }, emit, saveError !== null);
     }
+  }
+
+  /** Saves the final state; when storage refuses, the answer is shown from memory and saved later. */
+  private finish(assistant: MessageView, final: FinalSave, emit: Emit, told: boolean): void {
+    const result = this.trySave(assistant.id, final);
+    if (result === 'gone') return; // deleted for good while the answer streamed: nothing left to save
+    if (result !== 'failed') {
+      if (told) emit({ type: 'notice', text: SAVED_AGAIN_NOTICE });
+      emit({ type: 'finished', message: result });
+      return;
+    }
+    this.unsaved.set(assistant.id, final);
+    const failure = this.lastSaveError ?? { code: 'STORAGE_FAILED', message: 'unknown' };
+    if (!told) emit({ type: 'notice', text: unsavedNotice(failure) });
+    emit({ type: 'finished', message: { ...assistant, ...final, updatedAt: this.store.now() } });
+    this.scheduleRetry();
+  }
+
+  private lastSaveError: AppError | null = null;
+
+  /** The saved view, 'gone' (row deleted), or 'failed' (kept for a retry; a bug is logged, not hidden). */
+  private trySave(id: number, final: FinalSave): MessageView | 'gone' | 'failed' {
+    try {
+      return this.store.withBusyTimeout(SAVE_BUSY_TIMEOUT_MS * 2, () => this.store.finishMessage(id, final));
+    } catch (err) {
+      if (err instanceof AppErrorException && err.error.code === 'NOT_FOUND') return 'gone';
+      const failure = storageErrorOf(err);
+      if (!failure) console.error('firellava chat: saving a finished answer failed (kept in memory, retrying):', err);
+      this.lastSaveError = failure ?? toAppError(err);
+      return 'failed';
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.unsaved.size === 0) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const before = this.unsaved.size;
+      this.saveUnsaved();
+      this.retryDelay = this.unsaved.size < before ? RETRY_MS.first : Math.min(this.retryDelay * 2, RETRY_MS.max);
+      this.scheduleRetry();
+    }, this.retryDelay);
+    this.retryTimer.unref();
+  }
+
+  /** Answers finished but not yet saved (disk full, database locked). */
+  get unsavedCount(): number {
+    return this.unsaved.size;
+  }
+
+  /** At shutdown: one last try; what still fails stays "streaming" on disk and reads "interrupted" on the next start. */
+  dispose(): number {
+    const left = this.saveUnsaved();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.unsaved.clear();
+    return left;
+  }
+
+  /** Tries every pending final save now (the retry timer and shutdown call it); returns how many remain. */
+  saveUnsaved(): number {
+    for (const [id, final] of [...this.unsaved]) {
+      const result = this.trySave(id, final);
+      if (result !== 'failed') this.unsaved.delete(id);
+    }
+    if (this.unsaved.size === 0 && this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    return this.unsaved.size;
   }
 }

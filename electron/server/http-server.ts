@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
-import type { AppError, ErrorCode, Result } from '../shared/errors';
+import { httpStatusOf as statusOf, type ErrorCode, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
 import { BodyTooLarge, listen, readBody } from './http-io';
@@ -28,16 +28,6 @@ export interface HttpHandlerOptions {
   /** Handles everything under /v1 (the OpenAI-compatible API), which does its own Host, key and CORS checks. */
   api?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
-
-const STATUS_OF: Partial<Record<ErrorCode, number>> = {
-  INVALID_INPUT: 400,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  IMAGE_TOO_LARGE: 413,
-  INTERNAL: 500,
-  ENGINE_CRASHED: 500,
-};
-const statusOf = (error: AppError): number => STATUS_OF[error.code] ?? 422;
 
 const BASE_HEADERS = {
   'X-Content-Type-Options': 'nosniff',

@@ -14,6 +14,12 @@ export const ERROR_CODES = [
   'GENERATION_FAILED',
   'CANCELLED',
   'INTERNAL',
+  /** The disk (or a quota) is full: nothing was lost, the write can be tried again. */
+  'STORAGE_FULL',
+  /** Another program holds the chat history's write lock (a backup tool, a second app). */
+  'STORAGE_BUSY',
+  /** Any other failed write or read of the data folder (read-only disk, I/O error). */
+  'STORAGE_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -66,10 +72,60 @@ export function isAppError(value: unknown): value is AppError {
   );
 }
 
+/** HTTP status of each code on /rpc; the one table (anything unlisted is 422). */
+export const HTTP_STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  INVALID_INPUT: 400,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  IMAGE_TOO_LARGE: 413,
+  INTERNAL: 500,
+  ENGINE_CRASHED: 500,
+  STORAGE_FAILED: 500,
+  STORAGE_BUSY: 503,
+  STORAGE_FULL: 507,
+};
+export const httpStatusOf = (error: AppError): number => HTTP_STATUS_OF[error.code] ?? 422;
+
+const STORAGE_KIND: Record<string, 'STORAGE_FULL' | 'STORAGE_BUSY' | 'STORAGE_FAILED'> = {
+  SQLITE_FULL: 'STORAGE_FULL',
+  ENOSPC: 'STORAGE_FULL',
+  EDQUOT: 'STORAGE_FULL',
+  SQLITE_BUSY: 'STORAGE_BUSY',
+  SQLITE_LOCKED: 'STORAGE_BUSY',
+  SQLITE_IOERR: 'STORAGE_FAILED',
+  SQLITE_READONLY: 'STORAGE_FAILED',
+  SQLITE_CANTOPEN: 'STORAGE_FAILED',
+  EROFS: 'STORAGE_FAILED',
+  EIO: 'STORAGE_FAILED',
+};
+const STORAGE_MESSAGE = {
+  STORAGE_FULL: 'The disk is full: it could not be saved. Free some space and try again.',
+  STORAGE_BUSY: 'The chat history is locked by another program (a backup tool or a second copy of the app): it could not be saved. Try again in a moment.',
+  STORAGE_FAILED: 'The data folder could not be written',
+} as const;
+
+/**
+ * A failed write of the data folder (SQLite's SQLITE_FULL/BUSY/IOERR… or errno ENOSPC/EROFS…) as an
+ * AppError with a message a person can act on; null for anything else. Duck-typed: this file is shared.
+ */
+export function storageErrorOf(err: unknown): AppError | null {
+  if (err instanceof AppErrorException) return err.error.code.startsWith('STORAGE_') ? err.error : null;
+  if (typeof err !== 'object' || err === null || typeof (err as { code?: unknown }).code !== 'string') return null;
+  const raw = (err as { code: string }).code;
+  // SQLite extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_WRITE…) share their primary's meaning.
+  const kind = STORAGE_KIND[raw] ?? STORAGE_KIND[raw.split('_').slice(0, 2).join('_')];
+  if (!kind) return null;
+  const detail = `${raw}: ${(err as Error).message ?? ''}`.slice(0, 300);
+  const message = kind === 'STORAGE_FAILED' ? `${STORAGE_MESSAGE.STORAGE_FAILED} (${detail}).` : STORAGE_MESSAGE[kind];
+  return { code: kind, message, detail };
+}
+
 /** Turns anything thrown into an AppError without leaking stack traces to the UI. */
 export function toAppError(err: unknown, fallback: ErrorCode = 'INTERNAL'): AppError {
   if (err instanceof AppErrorException) return err.error;
   if (isAppError(err)) return err;
+  const storage = storageErrorOf(err);
+  if (storage) return storage;
   const message = err instanceof Error ? err.message : String(err);
   return { code: fallback, message };
 }

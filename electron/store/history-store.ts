@@ -16,7 +16,7 @@ import type {
   SearchHit,
 } from '../shared/contracts/conversations';
 import { AppErrorException } from '../shared/errors';
-import { openDatabase, type OpenOptions } from './open-database';
+import { BUSY_TIMEOUT_MS, openDatabase, type OpenOptions } from './open-database';
 
 export interface NewMessage {
   conversationId: string;
@@ -198,11 +198,25 @@ export class HistoryStore {
     })();
   }
 
-  /** Partial text while streaming; cheap enough to run every few hundred milliseconds. */
-  updateText(id: number, text: string): void {
-    this.db.prepare('UPDATE messages SET text = ?, updated_at = ? WHERE id = ?').run(text, this.now(), id);
+  /**
+   * Runs fn with a shorter wait for another connection's write lock: the streaming saves retry on
+   * their own, so they must not freeze the event loop for the full busy timeout.
+   */
+  withBusyTimeout<T>(ms: number, fn: () => T): T {
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
+  /** Partial text while streaming; cheap enough to run every few hundred milliseconds. Returns false when the row is gone. */
+  updateText(id: number, text: string): boolean {
+    return this.db.prepare('UPDATE messages SET text = ?, updated_at = ? WHERE id = ?').run(text, this.now(), id).changes > 0;
+  }
+
+  /** NOT_FOUND when the message was deleted for good meanwhile; storage errors pass through. */
   finishMessage(id: number, f: { status: MessageStatus; text: string; error?: string | null; stats?: MessageStats | null }): MessageView {
     const t = this.now();
     this.db

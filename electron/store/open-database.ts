@@ -6,6 +6,9 @@ import Database from 'better-sqlite3';
 import { AppErrorException } from '../shared/errors';
 import { MIGRATIONS, type Migration } from './migrations';
 
+/** How long a write waits for another connection's lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
 export interface OpenOptions {
   /** Defaults to every migration; tests pass a prefix to build old versions. */
   migrations?: readonly Migration[];
@@ -35,7 +38,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): OpenedDat
     throw new AppErrorException({ code: 'INTERNAL', message: `Cannot open the chat history at ${file}: ${(err as Error).message}` });
   }
   try {
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const fromVersion = db.pragma('user_version', { simple: true }) as number;
     if (fromVersion > target) {
       throw new AppErrorException({
