@@ -28,13 +28,18 @@ export function neutralizeSpecialText(text: string): string {
  * The last turn must be the user's; the answer is generated after the final `ASSISTANT:`.
  */
 export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn[]): FormattedPrompt {
+  // The newest image is chosen by position and compared by id (its content hash): an image sent
+  // twice may be the same object, and two markers for one image leave the binding's context stuck.
   let used: { id: string; path: string } | null = null;
+  let usedAt: { turn: number; index: number } | null = null;
   const ignored: string[] = [];
   for (let i = turns.length - 1; i >= 0; i--) {
     const images = turns[i]!.images;
     for (let j = images.length - 1; j >= 0; j--) {
-      if (used === null) used = images[j]!;
-      else ignored.push(images[j]!.id);
+      if (used === null) {
+        used = images[j]!;
+        usedAt = { turn: i, index: j };
+      } else if (images[j]!.id !== used.id && !ignored.includes(images[j]!.id)) ignored.push(images[j]!.id);
     }
   }
   ignored.reverse();
@@ -43,11 +48,12 @@ export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn
   const sys = system.trim();
   if (sys) parts.push(`${neutralizeSpecialText(sys)}\n\n`);
   turns.forEach((turn, index) => {
+    const isUsed = (j: number): boolean => usedAt !== null && usedAt.turn === index && usedAt.index === j;
     const text = neutralizeSpecialText(turn.text.trim());
     if (turn.role === 'user') {
       if (index > 0) parts.push('\n');
       const lines: string[] = [];
-      for (const image of turn.images) lines.push(image === used ? MEDIA_MARKER : OMITTED_IMAGE_TEXT);
+      turn.images.forEach((_, j) => lines.push(isUsed(j) ? MEDIA_MARKER : OMITTED_IMAGE_TEXT));
       lines.push(text);
       parts.push(`USER: ${lines.join('\n')}\nASSISTANT:`);
     } else {

@@ -59,3 +59,18 @@ describe('FireLLaVA prompt format', () => {
     expect(f.mediaPaths).toEqual([]);
   });
 });
+
+describe('the same image sent twice (issue #17.1)', () => {
+  it('places one marker, at the newest copy, when both copies are the same object', () => {
+    const img = { id: 'a'.repeat(64), path: '/imgs/a.png' };
+    const f = formatFireLlavaPrompt('', [
+      { role: 'user', text: 'one', images: [img] },
+      { role: 'assistant', text: 'ok', images: [] },
+      { role: 'user', text: 'two', images: [img, img] },
+    ]);
+    expect(f.prompt.split(MEDIA_MARKER).length - 1).toBe(1);
+    expect(f.prompt.endsWith(`${MEDIA_MARKER}\ntwo\nASSISTANT:`)).toBe(true);
+    expect(f.mediaPaths).toEqual(['/imgs/a.png']);
+    expect(f.ignoredImageIds).toEqual([]);
+  });
+});
