@@ -50,6 +50,8 @@ declare module '@fugood/llama.node' {
     truncated: boolean;
     context_full: boolean;
     interrupted: boolean;
+    /** Ended by n_predict (measured: the package's own types misspell it stopped_limit). */
+    stopped_limited?: boolean;
     timings: {
       prompt_n: number;
       prompt_ms: number;

@@ -112,7 +112,8 @@ export function responsesFormat(body: ResponsesRequest): GenerateRequest['respon
 export interface ResponsesDeps {
   engine: Engine;
   requireModel(model: string): string;
-  checkQueue(): void;
+  /** Takes a queue place for the image decoding; call what it returns once the images are stored. */
+  checkQueue(): () => void;
   chatTurns(messages: ChatMessage[]): Promise<{ system: string; turns: EngineTurn[] }>;
   paramsOf(body: ChatCompletionRequest, maxTokens: number | null | undefined): GenerationParams;
   sendJson(res: ServerResponse, status: number, body: unknown): void;
@@ -129,8 +130,8 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const responseFormat = responsesFormat(body);
     const messages = responsesToMessages(body);
     deps.requireModel(body.model);
-    deps.checkQueue();
-    const { system, turns } = await deps.chatTurns(messages);
+    const release = deps.checkQueue();
+    const { system, turns } = await deps.chatTurns(messages).finally(release);
     const id = idOf('resp');
     const itemId = idOf('msg');
     const createdAt = Math.floor(Date.now() / 1000);

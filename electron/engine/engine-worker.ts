@@ -165,6 +165,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   let firstTokenMs: number | null = null;
   let streamed = '';
   let finished = false;
+  let tokenCallbacks = 0;
   const onToken = (text: string): void => {
     if (firstTokenMs === null) {
       firstTokenMs = performance.now() - started;
@@ -192,6 +193,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
         ...SAMPLER_OVERRIDES,
       },
       (token) => {
+        tokenCallbacks++;
         // The binding can deliver token callbacks after completion() resolved; the final text has them.
         if (!finished) onToken(token.token);
       },
@@ -209,10 +211,12 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
       text: result.text,
       promptTokens,
       promptEvaluated: result.timings.prompt_n,
-      completionTokens: result.tokens_predicted,
+      // For text prompts the binding reports one token fewer than it generated; its stopped_limited
+      // flag is right, and a limit-stopped answer has exactly n_predict tokens.
+      completionTokens: result.stopped_limited ? p.nPredict : Math.max(result.tokens_predicted, tokenCallbacks),
       interrupted: result.interrupted || cancelled.has(id),
       contextFull: result.context_full,
-      hitLimit: !result.interrupted && !result.context_full && result.tokens_predicted >= p.nPredict,
+      hitLimit: !result.interrupted && !result.context_full && result.stopped_limited === true,
       promptMs: result.timings.prompt_ms,
       predictedMs: result.timings.predicted_ms,
       firstTokenMs,

@@ -46,6 +46,14 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
       expect(list.data.map((m) => m.id)).toEqual([model]);
     });
 
+    it('reports a text answer cut by max_tokens as length, counting every token (max_tokens 1 too)', async () => {
+      for (const max_tokens of [1, 4]) {
+        const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Write a long story about a red mug.' }], max_tokens, ...GREEDY });
+        expect(r.choices[0]!.finish_reason).toBe('length');
+        expect(r.usage!.completion_tokens).toBe(max_tokens);
+      }
+    });
+
     it('answers a chat with an image (non-stream), with usage that counts the image', async () => {
       const withImage = await client.chat.completions.create({ model: 'firellava-13b', messages: imageQuestion(), max_tokens: 16, ...GREEDY });
       const textOnly = await client.chat.completions.create({

@@ -29,6 +29,16 @@ afterAll(async () => {
 const image = (id: string, path: string) => ({ id, path });
 
 describe('generation', () => {
+  it('reports a text answer cut by maxTokens as length, with every generated token counted', async () => {
+    for (const maxTokens of [1, 3, 8]) {
+      const r = await collect(engine, request([user('Write a long story about a red mug.')], { maxTokens }, `limit-${maxTokens}`));
+      expect(r.terminal.type).toBe('done');
+      if (r.terminal.type !== 'done') return;
+      expect(r.terminal.finishReason).toBe('length');
+      expect(r.terminal.usage.completionTokens).toBe(maxTokens);
+    }
+  });
+
   it('keeps JSON-constrained output parseable and inside the schema, with an image too', async () => {
     const schema = {
       type: 'object',
