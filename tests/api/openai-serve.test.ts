@@ -46,6 +46,19 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
       expect(list.data.map((m) => m.id)).toEqual([model]);
     });
 
+    it('answers when the same image is sent in two turns, and twice in one message', async () => {
+      const [first] = imageQuestion('What is this?').slice(-1) as [{ role: 'user'; content: OpenAI.Chat.ChatCompletionContentPart[] }];
+      const twoTurns = await client.chat.completions.create({
+        model,
+        messages: [first, { role: 'assistant', content: 'A gradient.' }, { role: 'user', content: [...first.content.filter((p) => p.type === 'image_url'), { type: 'text', text: 'And now?' }] }],
+        max_tokens: 8,
+        ...GREEDY,
+      });
+      expect(twoTurns.choices[0]!.message.content!.length).toBeGreaterThan(0);
+      const twice = await client.chat.completions.create({ model, messages: [{ role: 'user', content: [...first.content, ...first.content] }], max_tokens: 8, ...GREEDY });
+      expect(twice.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    });
+
     it('reports a text answer cut by max_tokens as length, counting every token (max_tokens 1 too)', async () => {
       for (const max_tokens of [1, 4]) {
         const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Write a long story about a red mug.' }], max_tokens, ...GREEDY });
