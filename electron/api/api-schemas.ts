@@ -48,6 +48,8 @@ const contentPart = z.object({
   type: z.string(),
   text: z.string().optional(),
   image_url: imageUrl.optional(),
+  /** `{type: "file"}` parts (AI SDK, LlamaIndex): accepted when file_data is an image data: URL. */
+  file: z.object({ file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() }).optional(),
 });
 
 const message = z.object({

@@ -20,6 +20,7 @@ import {
   refuseUnsupported,
   type ChatCompletionRequest,
   type ChatMessage,
+  type ContentPart,
   type CompletionRequest,
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
@@ -173,6 +174,24 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     };
   };
 
+  /** The image URL of an image part (image_url, or a file part carrying an image), else null. */
+  const imageUrlOf = (part: ContentPart, param: string): string | null => {
+    if (part.type === 'image_url') {
+      const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
+      if (!url) throw badRequest(`${param}.image_url needs a url`, `${param}.image_url`);
+      return url;
+    }
+    if (part.type !== 'file') return null;
+    const data = part.file?.file_data;
+    if (!data) throw badRequest(`${param}.file needs file_data (a data: URL); uploaded file ids are not supported`, `${param}.file`);
+    const mime = /^data:([^;,]*)/i.exec(data)?.[1]?.toLowerCase() ?? '';
+    if (!mime.startsWith('image/')) {
+      throw badRequest(`${param}.file is ${mime ? `"${mime.slice(0, 60)}"` : 'not a data: URL'}: FireLLaVA reads only image files`, `${param}.file`);
+    }
+    return data;
+  };
+  const isImagePart = (part: ContentPart): boolean => part.type === 'image_url' || part.type === 'file';
+
   const textOf = (m: ChatMessage, i: number): string => {
     if (m.content == null) return '';
     if (typeof m.content === 'string') return m.content;
@@ -182,8 +201,11 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
           if (typeof part.text !== 'string') throw badRequest(`messages[${i}].content[${j}] has type "text" but no text`, `messages[${i}].content[${j}].text`);
           return part.text;
         }
-        if (part.type === 'image_url') return null;
-        throw badRequest(`Content part type "${part.type.slice(0, 40)}" is not supported; use "text" or "image_url"`, `messages[${i}].content[${j}].type`);
+        if (isImagePart(part)) {
+          imageUrlOf(part, `messages[${i}].content[${j}]`);
+          return null;
+        }
+        throw badRequest(`Content part type "${part.type.slice(0, 40)}" is not supported; use "text", "image_url" or an image "file"`, `messages[${i}].content[${j}].type`);
       })
       .filter((t): t is string => t !== null)
       .join('\n');
@@ -195,7 +217,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     // Validate every message before storing any image, so a bad request stores nothing.
     const texts = messages.map((m, i) => {
       if (m.role === 'tool' || m.role === 'function') throw badRequest(`messages[${i}]: "${m.role}" messages are not supported (no function calling)`, `messages[${i}].role`);
-      if (m.role !== 'user' && Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url')) {
+      if (m.role !== 'user' && Array.isArray(m.content) && m.content.some(isImagePart)) {
         throw badRequest(`messages[${i}]: only user messages may contain images`, `messages[${i}].content`);
       }
       return textOf(m, i);
@@ -209,11 +231,9 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       const images: StoredImage[] = [];
       if (Array.isArray(m.content)) {
         for (const [j, part] of m.content.entries()) {
-          if (part.type !== 'image_url') continue;
-          const param = `messages[${i}].content[${j}].image_url`;
-          const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
-          if (!url) throw badRequest(`${param} needs a url`, param);
-          images.push(await storeImageUrl(url, param, imageOptions));
+          const url = imageUrlOf(part, `messages[${i}].content[${j}]`);
+          if (url === null) continue;
+          images.push(await storeImageUrl(url, `messages[${i}].content[${j}].${part.type === 'file' ? 'file' : 'image_url'}`, imageOptions));
         }
       }
       const role = m.role === 'assistant' ? 'assistant' : 'user';

@@ -59,6 +59,21 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
       expect(twice.choices[0]!.message.content!.length).toBeGreaterThan(0);
     });
 
+    it('reads an image sent as a file part (AI SDK, LlamaIndex), and refuses a file that is not an image', async () => {
+      const url = (imageQuestion('x').slice(-1)[0]!.content as OpenAI.Chat.ChatCompletionContentPartImage[]).find((p) => p.type === 'image_url')!.image_url.url;
+      const filePart = (file_data: string) => ({ type: 'file' as const, file: { file_data, filename: 'photo.png' } });
+      const asFile = await client.chat.completions.create({ model, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, filePart(url)] }], max_tokens: 8, ...GREEDY });
+      const asImage = await client.chat.completions.create({ model, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url } }] }], max_tokens: 8, ...GREEDY });
+      expect(asFile.choices[0]!.message.content).toBe(asImage.choices[0]!.message.content);
+      expect(asFile.usage!.prompt_tokens).toBe(asImage.usage!.prompt_tokens);
+      const pdf = await client.chat.completions
+        .create({ model, messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, filePart('data:application/pdf;base64,JVBERi0xLjQK')] }], max_tokens: 8 })
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+      expect(pdf).toBeInstanceOf(OpenAI.APIError);
+      expect((pdf as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+      expect((pdf as InstanceType<typeof OpenAI.APIError>).message).toMatch(/application\/pdf.*only image files/);
+    });
+
     it('reports a text answer cut by max_tokens as length, counting every token (max_tokens 1 too)', async () => {
       for (const max_tokens of [1, 4]) {
         const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Write a long story about a red mug.' }], max_tokens, ...GREEDY });
