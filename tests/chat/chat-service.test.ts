@@ -82,6 +82,16 @@ describe('chat service', () => {
     expect(view.messages[1]!.text).toBe(answer.text);
   });
 
+  it('saves a text answer cut at Max tokens as cut (finishReason length), with every token counted', async () => {
+    fresh();
+    const c = store.createConversation('Cut');
+    store.updateSettings(c.id, { params: { maxTokens: 3, temperature: 0, seed: 5 } });
+    const answer = finished(await run((emit, s) => chat.send({ conversationId: c.id, text: 'Write a long story about a mug.', attachments: [] }, emit, s)));
+    expect(answer.status).toBe('complete');
+    expect(answer.stats).toMatchObject({ finishReason: 'length', completionTokens: 3 });
+    expect(store.message(answer.id).stats).toMatchObject({ finishReason: 'length' });
+  });
+
   it('continues a conversation, regenerates as a sibling version and edits as a new branch', async () => {
     fresh();
     const first = await run((emit, s) => chat.send({ text: 'Name a colour.', attachments: [] }, emit, s));
