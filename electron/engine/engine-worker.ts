@@ -209,7 +209,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     if (result.context_full && result.tokens_predicted === 0 && result.text === '') {
       lastPrompt = '';
       lastMedia = '';
-      throw contextFull(`prompt of ${result.tokens_evaluated} tokens evaluated`);
+      throw contextFull(`full before the first token; prompt of ${p.prompt.length} characters`);
     }
     if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
     coalescer.flush();

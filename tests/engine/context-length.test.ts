@@ -28,4 +28,12 @@ describe('context length', () => {
     const after = await collect(engine, request([user('Hello there')], {}, 'short'));
     expect(after.terminal.type).toBe('done');
   });
+
+  it('keeps an answer the context cut off after it started as done with "context-full"', async () => {
+    const r = await collect(engine, request([user('word1 word2 word3')], { maxTokens: 1000 }, 'cut-off'));
+    expect(r.terminal).toMatchObject({ type: 'done', finishReason: 'context-full' });
+    if (r.terminal.type !== 'done') return;
+    expect(r.terminal.text.length).toBeGreaterThan(0);
+    expect(r.terminal.usage.completionTokens).toBeGreaterThan(0);
+  });
 });
