@@ -336,7 +336,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     if (controller.signal.aborted || res.destroyed) return;
 
     if (terminal.type === 'error') {
-      const error = fromAppError(terminal.error);
+      // OpenAI names the field that overflowed the context.
+      const error = fromAppError(terminal.error, terminal.error.code === 'CONTEXT_FULL' ? (s.kind === 'chat' ? 'messages' : 'prompt') : null);
       if (!started) return sendError(res, error);
       write(error.body());
       res.end();

@@ -148,6 +148,13 @@ function bindingFormat(format: ResponseFormat): NonNullable<CompletionOptions['r
   return format.type === 'json_schema' ? { type: 'json_schema', json_schema: { strict: true, schema: format.schema } } : { type: 'json_object' };
 }
 
+const contextFull = (detail: string): WorkerFailure =>
+  new WorkerFailure({
+    code: 'CONTEXT_FULL',
+    message: `This conversation is longer than the model's context (${loaded?.nCtx ?? 0} tokens): start a new chat or delete older messages`,
+    detail,
+  });
+
 async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
   if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
   if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
@@ -200,6 +207,12 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
       () => streamed === '',
     );
     finished = true;
+    // The prompt alone filled the context: nothing was generated, so this is an error, not an empty answer.
+    if (result.context_full && result.tokens_predicted === 0 && result.text === '') {
+      lastPrompt = '';
+      lastMedia = '';
+      throw contextFull(`full before the first token; prompt of ${p.prompt.length} characters`);
+    }
     if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
     coalescer.flush();
     // Text and cache both contain the answer now; the next turn's prompt extends this one.
@@ -224,11 +237,10 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   } catch (err) {
     finished = true;
     coalescer.flush();
+    if (err instanceof WorkerFailure) throw err;
     const message = err instanceof Error ? err.message : String(err);
     await reload(id);
-    if (/context/i.test(message) && /(space|full|size)/i.test(message)) {
-      throw new WorkerFailure({ code: 'CONTEXT_FULL', message: 'The conversation is too long for the model context; start a new chat or shorten it', detail: message });
-    }
+    if (/context/i.test(message) && /(space|full|size)/i.test(message)) throw contextFull(message);
     if (p.mediaPaths.length > 0 && /(image|media|bitmap|load|decode)/i.test(message)) {
       throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: message });
     }
