@@ -38,6 +38,27 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('welcome and first pai
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
+  /** The page's own authenticated RPC (its cookie). */
+  const rpc = (name: string, input: unknown): Promise<{ ok: boolean; value?: { id?: string } }> =>
+    page.evaluate(
+      async ({ name, input }) => (await fetch(`rpc/${name}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(input) })).json(),
+      { name, input },
+    );
+
+  it('a remote engine as the default answers without a model: no welcome view then', async () => {
+    await expect.poll(() => welcome().isVisible(), SLOW).toBe(true);
+    const added = await rpc('engines.addRemote', { name: 'Elsewhere', baseUrl: 'http://127.0.0.1:9/v1', model: 'm' });
+    expect(added.ok).toBe(true);
+    expect((await rpc('engines.setDefault', { id: added.value!.id })).ok).toBe(true);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('chat-engine').getAttribute('data-kind'), SLOW).toBe('remote');
+    expect(await welcome().count()).toBe(0);
+    expect(await page.getByText('Ask about an image').count()).toBe(1);
+    expect((await rpc('engines.setDefault', { id: 'local' })).ok).toBe(true);
+    expect((await rpc('engines.removeRemote', { id: added.value!.id })).ok).toBe(true);
+    await page.reload();
+  });
+
   it('with no model, the empty chat says so and each welcome button opens its dialog', async () => {
     await expect.poll(() => welcome().isVisible(), SLOW).toBe(true);
     expect(await welcome().getByRole('heading').textContent()).toBe('No model is loaded');
