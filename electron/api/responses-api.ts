@@ -202,7 +202,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     if (controller.signal.aborted || res.destroyed) return;
 
     if (terminal.type === 'error') {
-      const error = fromAppError(terminal.error);
+      const error = fromAppError(terminal.error, terminal.error.code === 'CONTEXT_FULL' ? 'input' : null);
       if (!started) return deps.sendError(res, error);
       const e = error.body().error;
       emit('error', { code: e.code, message: e.message, param: e.param });
