@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
 
   it('shows the backend reason for a damaged image', async () => {
     await pasteFile(page, fixtures.images.truncatedPng, 'image/png');
-    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/truncated \(PNG/);
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/damaged or incomplete[\s\S]*truncated \(PNG/);
     await pasteFile(page, fixtures.images.notAnImage, 'image/png');
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/not a supported image/);
   });
