@@ -12,6 +12,7 @@ import type {
 } from '../../../electron/shared/contracts/conversations';
 import type { EngineEntry, EngineList } from '../../../electron/shared/contracts/engines';
 import type { EngineStatus, GeneratePhase } from '../../../electron/shared/types';
+import { finishedAnnouncement } from './announce';
 import { engineReadableBytes, MAX_IMAGE_BYTES, plainImageError } from './images';
 
 export interface PendingImage {
@@ -67,6 +68,8 @@ export class ChatState {
     this.#errorDetail = plain.detail ? { message: plain.message, detail: plain.detail } : null;
   }
   notice = $state<Notice | null>(null);
+  /** Read by a polite live region when an answer ends (see announce.ts). */
+  announcement = $state('');
   query = $state('');
   results = $state<SearchHit[] | null>(null);
   draft = $state('');
@@ -395,6 +398,7 @@ export class ChatState {
     this.error = null;
     this.notice = null;
     this.engineNotice = null;
+    this.announcement = '';
     this.generating = true;
     this.phase = 'queued';
     this.focusMessageId = null;
@@ -456,6 +460,7 @@ export class ChatState {
       case 'finished':
         this.flushDelta();
         this.placeMessage(event.message);
+        if (event.message.role === 'assistant') this.announcement = finishedAnnouncement(event.message);
         break;
     }
   }
