@@ -146,6 +146,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
     const stopped = assistants().nth(1);
     expect(await stopped.getAttribute('data-status')).toBe('stopped');
     expect(await stopped.getByTestId('message-status').textContent()).toBe('Stopped');
+    expect(await page.getByTestId('answer-announcement').textContent()).toMatch(/^Answer stopped: \S/);
     expect(((await stopped.locator('.markdown').textContent()) ?? '').length).toBeGreaterThan(0);
     await rpc('conversations.settings', { id: conversationId, params: { maxTokens: 10 } });
   });
