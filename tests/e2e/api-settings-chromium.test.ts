@@ -77,6 +77,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('local API server sett
     await expect.poll(shownKey, SLOW).toMatch(/^fl-[A-Za-z0-9_-]{32}$/);
     const oldKey = (await shownKey())!;
     const example = (await api.getByLabel('Python example').textContent()) ?? '';
+    // It scrolls sideways, so keyboard users must be able to focus it.
+    await api.getByLabel('Python example').focus();
+    expect(await api.getByLabel('Python example').evaluate((el) => el === document.activeElement && el.tabIndex === 0)).toBe(true);
     expect(example).toContain(`OpenAI(base_url="${baseUrl}", api_key="${oldKey}")`);
 
     const oldClient = new OpenAI({ baseURL: baseUrl, apiKey: oldKey, maxRetries: 0, timeout: 20_000 });

@@ -120,6 +120,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
     expect(await question.getByText('seen by the model', { exact: true }).count()).toBe(1);
     expect(await question.getByRole('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(32);
     expect(await page.getByTestId('speed').textContent()).toMatch(/tok\/s/);
+    // Screen readers hear the end once, with the answer's first words.
+    expect(await page.getByTestId('answer-announcement').textContent()).toMatch(/^Answer finished(: \S|\.$)/);
+    expect(await page.getByTestId('answer-announcement').getAttribute('aria-live')).toBe('polite');
   });
 
   it('stops a long answer with Esc and keeps what was written, marked stopped', async () => {
@@ -143,6 +146,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
     const stopped = assistants().nth(1);
     expect(await stopped.getAttribute('data-status')).toBe('stopped');
     expect(await stopped.getByTestId('message-status').textContent()).toBe('Stopped');
+    expect(await page.getByTestId('answer-announcement').textContent()).toMatch(/^Answer stopped: \S/);
     expect(((await stopped.locator('.markdown').textContent()) ?? '').length).toBeGreaterThan(0);
     await rpc('conversations.settings', { id: conversationId, params: { maxTokens: 10 } });
   });
@@ -305,6 +309,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('chat in Chromium', ()
   it('follows the OS colour scheme', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    // --muted, 6.5:1 on the input (Chromium's own #757575 placeholder is 3.69:1 there).
+    expect(await page.getByLabel('Message', { exact: true }).evaluate((el) => getComputedStyle(el, '::placeholder').color)).toBe('rgb(160, 160, 170)');
     await page.emulateMedia({ colorScheme: 'light' });
     const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(dark).toBe('rgb(24, 24, 27)');

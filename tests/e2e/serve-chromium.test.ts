@@ -87,7 +87,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
 
   it('shows the backend reason for a damaged image', async () => {
     await pasteFile(page, fixtures.images.truncatedPng, 'image/png');
-    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/truncated \(PNG/);
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/damaged or incomplete[\s\S]*truncated \(PNG/);
+    // The decoder's words sit folded in <details>: not visible until opened.
+    expect(await page.getByRole('alert').innerText()).not.toMatch(/truncated/);
+    expect(await page.getByRole('alert').locator('details').textContent()).toMatch(/truncated \(PNG/);
     await pasteFile(page, fixtures.images.notAnImage, 'image/png');
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/not a supported image/);
   });

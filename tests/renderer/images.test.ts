@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_IMAGE_BYTES as CONTRACT_MAX } from '../../electron/shared/contract';
 import { MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
-import { imageFromClipboard, imageFromDrop, imagesFromClipboard, MAX_IMAGE_BYTES } from '../../renderer/src/lib/images';
+import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imageFromDrop, imagesFromClipboard, MAX_IMAGE_BYTES, plainImageError } from '../../renderer/src/lib/images';
 
 const file = (name: string, type: string): File => new File([new Uint8Array([1])], name, { type });
 const transfer = (items: { kind: string; type: string; file: File | null }[], files: File[]): DataTransfer =>
@@ -35,5 +35,22 @@ describe('renderer image helpers', () => {
     expect(imageFromDrop(transfer([], [untyped]))).toBe(untyped);
     const png = file('x.png', 'image/png');
     expect(imageFromDrop(transfer([], [untyped, png]))).toBe(png);
+  });
+});
+
+describe('image errors in plain words', () => {
+  it('replaces decoder wording with a plain sentence and keeps it as detail', () => {
+    const r = plainImageError({ code: 'IMAGE_INVALID', message: 'The image could not be decoded (PNG data ends inside the IDAT chunk).' });
+    expect(r.message).toBe(DAMAGED_IMAGE_TEXT);
+    expect(r.detail).toContain('IDAT');
+    const engine = plainImageError({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: 'stbi: bad huffman code' });
+    expect(engine.message).toBe(DAMAGED_IMAGE_TEXT);
+    expect(engine.detail).toBe('The engine could not read this image: stbi: bad huffman code');
+  });
+
+  it('leaves plain and unrelated errors alone', () => {
+    const bmp = { code: 'IMAGE_INVALID', message: 'This BMP uses 16-bit colour, which is not supported; save the image as PNG and attach it again.' };
+    expect(plainImageError(bmp)).toEqual({ message: bmp.message, detail: null });
+    expect(plainImageError({ code: 'IMAGE_TOO_LARGE', message: 'The image is 60 MB; the limit is 50 MB.' }).message).toBe('The image is 60 MB; the limit is 50 MB.');
   });
 });

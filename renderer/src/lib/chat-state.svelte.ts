@@ -12,7 +12,8 @@ import type {
 } from '../../../electron/shared/contracts/conversations';
 import type { EngineEntry, EngineList } from '../../../electron/shared/contracts/engines';
 import type { EngineStatus, GeneratePhase } from '../../../electron/shared/types';
-import { engineReadableBytes, MAX_IMAGE_BYTES } from './images';
+import { finishedAnnouncement } from './announce';
+import { engineReadableBytes, MAX_IMAGE_BYTES, plainImageError } from './images';
 
 export interface PendingImage {
   /** Local key until stored; then the attachment id. */
@@ -56,7 +57,19 @@ export class ChatState {
   phase = $state<GeneratePhase | null>(null);
   generating = $state(false);
   error = $state<string | null>(null);
+  // Technical words behind `error`, shown folded; tied to the message so a later error never shows it.
+  #errorDetail = $state<{ message: string; detail: string } | null>(null);
+  get errorDetail(): string | null {
+    return this.#errorDetail && this.#errorDetail.message === this.error ? this.#errorDetail.detail : null;
+  }
+  private showImageError(error: { code?: string; message: string; detail?: string }): void {
+    const plain = plainImageError(error);
+    this.error = plain.message;
+    this.#errorDetail = plain.detail ? { message: plain.message, detail: plain.detail } : null;
+  }
   notice = $state<Notice | null>(null);
+  /** Read by a polite live region when an answer ends (see announce.ts). */
+  announcement = $state('');
   query = $state('');
   results = $state<SearchHit[] | null>(null);
   draft = $state('');
@@ -226,14 +239,14 @@ export class ChatState {
       const data = await engineReadableBytes(file);
       const r = await this.client.call('attachments.add', { name: name.slice(0, 512), mimeType: file.type, data });
       if (!r.ok) {
-        this.error = r.error.message;
+        this.showImageError(r.error);
         return;
       }
       const { id, width, height } = r.value;
       if (this.pending.some((p) => p.id === id)) return;
       this.pending.push({ key: id, id, name, width, height, url: URL.createObjectURL(file) });
     } catch (err) {
-      this.error = `Could not read the image: ${err instanceof Error ? err.message : String(err)}`;
+      this.showImageError({ message: `Could not read the image: ${err instanceof Error ? err.message : String(err)}` });
     } finally {
       this.attaching--;
     }
@@ -385,6 +398,7 @@ export class ChatState {
     this.error = null;
     this.notice = null;
     this.engineNotice = null;
+    this.announcement = '';
     this.generating = true;
     this.phase = 'queued';
     this.focusMessageId = null;
@@ -400,7 +414,7 @@ export class ChatState {
       this.generating = false;
       this.phase = null;
       this.streamingId = null;
-      if (!result.ok && result.error.code !== 'CANCELLED') this.error = result.error.message;
+      if (!result.ok && result.error.code !== 'CANCELLED') this.showImageError(result.error);
       after?.(saved);
       // The server's view is the truth (version lists, final status).
       const id = this.currentId;
@@ -446,6 +460,7 @@ export class ChatState {
       case 'finished':
         this.flushDelta();
         this.placeMessage(event.message);
+        if (event.message.role === 'assistant') this.announcement = finishedAnnouncement(event.message);
         break;
     }
   }

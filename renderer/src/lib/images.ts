@@ -53,3 +53,14 @@ export async function engineReadableBytes(file: Blob): Promise<Uint8Array<ArrayB
     return bytes; // undecodable: the backend will explain what is wrong
   }
 }
+
+/** Decoder wording ("PNG data ends inside the IDAT chunk") means nothing to most people. */
+const TECHNICAL_IMAGE_ERROR = /decod|truncat|damaged|ends inside|could not read this image|chunk|corrupt/i;
+export const DAMAGED_IMAGE_TEXT = 'This image is damaged or incomplete. Try saving it again or attach another image.';
+
+/** A plain sentence for an image error, with the decoder's own words kept as detail. */
+export function plainImageError(error: { code?: string; message: string; detail?: string }): { message: string; detail: string | null } {
+  const technical = (error.code === undefined || error.code === 'IMAGE_INVALID') && TECHNICAL_IMAGE_ERROR.test(`${error.message} ${error.detail ?? ''}`);
+  if (!technical) return { message: error.message, detail: error.detail ?? null };
+  return { message: DAMAGED_IMAGE_TEXT, detail: [error.message, error.detail].filter(Boolean).join(': ') };
+}

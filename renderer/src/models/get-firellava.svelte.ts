@@ -2,7 +2,7 @@
 // events, and the calls. The component only reads this and calls its methods.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
 import type { ConversionJob, ConversionPhase, ConversionPlan, ConversionQuant } from '../../../electron/shared/contracts/conversion';
-import { formatBytes } from '../../../electron/shared/format';
+import { formatBytes, formatRate } from '../../../electron/shared/format';
 import { formatEta, percent } from './model-view';
 import { CallState } from '../lib/call-state.svelte';
 
@@ -25,7 +25,8 @@ export function stepState(job: ConversionJob, phase: ConversionPhase): 'done' | 
 export function progressLine(job: ConversionJob): string {
   const p = job.progress;
   const parts = [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`];
-  if (p.bytesPerSecond > 0) parts.push(`${formatBytes(p.bytesPerSecond)}/s`);
+  const rate = formatRate(p.bytesPerSecond);
+  if (rate) parts.push(rate);
   const eta = formatEta(p.etaSeconds);
   if (eta) parts.push(eta);
   return parts.join(' · ');

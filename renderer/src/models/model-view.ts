@@ -1,6 +1,6 @@
 // Plain formatting for the model manager view (no runes, so it is unit-tested in Node).
 import type { CatalogItem, DownloadJob, FitReport, InstalledModel, PairStatus } from '../../../electron/shared/contracts/models';
-import { formatBytes } from '../../../electron/shared/format';
+import { formatBytes, formatRate } from '../../../electron/shared/format';
 
 export function formatEta(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '';
@@ -50,7 +50,7 @@ export function jobLine(job: DownloadJob): string {
     case 'checking':
       return 'Checking access and disk space…';
     case 'downloading':
-      return `${size} · ${formatBytes(t.bytesPerSecond)}/s · ${formatEta(t.etaSeconds)}`.replace(/ · $/, '');
+      return [size, formatRate(t.bytesPerSecond), formatEta(t.etaSeconds)].filter(Boolean).join(' · ');
     case 'paused':
       return `Paused at ${size}`;
     case 'verifying':
