@@ -12,6 +12,24 @@ import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 /** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
 export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
 
+/** Socket limits: a slow or hostile client cannot hold the server with half-sent requests or many sockets. */
+export interface ServerLimits {
+  /** Time to receive all request headers. */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request (a 70 MB upload included); responses such as SSE streams are not cut. */
+  requestTimeoutMs: number;
+  /** Idle time before an unused keep-alive connection is closed. */
+  keepAliveTimeoutMs: number;
+  /** Open sockets at once; more are closed on accept. */
+  maxConnections: number;
+}
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 5 * 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+};
+
 
 export interface HttpHandlerOptions {
   dispatcher: Dispatcher<RequestContext>;
@@ -135,6 +153,10 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Two Host headers make the Host check ambiguous (a proxy and we may each read a different one).
+    if ((req.headersDistinct.host?.length ?? 0) > 1) {
+      return sendText(res, 400, 'Bad request: more than one Host header.', { Connection: 'close' });
+    }
     const apiPath = (req.url ?? '/').split('?')[0]!;
     if (options.api && (apiPath === '/v1' || apiPath.startsWith('/v1/'))) return options.api(req, res);
     for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
@@ -203,9 +225,25 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(host: string, port: number, options: HttpHandlerOptions): Promise<RunningServer> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  options: HttpHandlerOptions,
+  limits: Partial<ServerLimits> = {},
+): Promise<RunningServer> {
   const allowedHosts = [...(options.allowedHosts ?? []), host];
-  const server = createServer(createHttpHandler({ ...options, allowedHosts }));
+  const lim = { ...DEFAULT_SERVER_LIMITS, ...limits };
+  const server = createServer(
+    {
+      headersTimeout: lim.headersTimeoutMs,
+      requestTimeout: lim.requestTimeoutMs,
+      keepAliveTimeout: lim.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (default 30 s); never later than the shortest.
+      connectionsCheckingInterval: Math.min(1_000, lim.headersTimeoutMs),
+    },
+    createHttpHandler({ ...options, allowedHosts }),
+  );
+  server.maxConnections = lim.maxConnections;
   const { port: actual, origin } = await listen(server, host, port);
   return {
     server,
