@@ -179,7 +179,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     if (!isRpc && urlKey !== null && (req.method === 'GET' || req.method === 'HEAD')) {
       if (!keysEqual(urlKey, apiKey)) return sendText(res, 401, 'Unauthorized: wrong key. Open the exact URL that "firellava serve" printed.');
       url.searchParams.delete('key');
-      res.writeHead(303, { Location: `${url.pathname}${url.search}`, 'Set-Cookie': sessionCookie(port, apiKey), 'Cache-Control': 'no-store' });
+      res.writeHead(303, { Location: localRedirect(url), 'Set-Cookie': sessionCookie(port, apiKey), 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
@@ -255,6 +255,14 @@ export async function startHttpServer(
         server.closeAllConnections(); // ends open SSE streams, which aborts their handlers
       }),
   };
+}
+
+/**
+ * A same-origin path for Location: `/%2e//evil.example/` normalises to `//evil.example/`, which a
+ * browser reads as another host, so runs of slashes (and backslashes) collapse to one.
+ */
+export function localRedirect(url: URL): string {
+  return `/${url.pathname.replace(/^[/\\]+/, '').replace(/[/\\]{2,}/g, '/')}${url.search}`;
 }
 
 /** Content-addressed, so a URL's bytes never change: cache for good. */

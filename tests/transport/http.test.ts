@@ -333,4 +333,22 @@ describe('HTTP transport', () => {
     const one = await rawSocket(server.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
     expect(one.data).toMatch(/^HTTP\/1\.1 200/);
   });
+
+  it('redirects ?key only to a local path, never to another host', async () => {
+    await start();
+    const cases: Array<[string, string]> = [
+      [`/%2e//evil.example/?key=${KEY}`, '/evil.example/'],
+      [`//evil.example/x?key=${KEY}`, '/x'],
+      [`/%2e/%5c%5cevil.example/?key=${KEY}&a=1`, '/%5c%5cevil.example/?a=1'],
+      [`/a/..//%2e%2e//evil.example?key=${KEY}`, '/evil.example'],
+      [`/assets//app.js?key=${KEY}`, '/assets/app.js'],
+    ];
+    for (const [p, want] of cases) {
+      const r = await raw(server.port, { path: p });
+      expect(r.status, p).toBe(303);
+      const location = String(r.headers.location);
+      expect(location, p).toBe(want);
+      expect(new URL(location, 'http://127.0.0.1/').host, p).toBe('127.0.0.1');
+    }
+  });
 });
