@@ -1,34 +1,17 @@
 // The HTTP transport of the headless server: POST /rpc/<name> for calls (JSON) and streams
 // (Server-Sent Events), plus the static renderer. Everything behind the key and the Host check.
 import { createReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import type { AppError, ErrorCode, Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
-import { BodyTooLarge, listen, readBody } from './http-io';
+import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
 /** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
 export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
 
-/** Socket limits: a slow or hostile client cannot hold the server with half-sent requests or many sockets. */
-export interface ServerLimits {
-  /** Time to receive all request headers. */
-  headersTimeoutMs: number;
-  /** Time to receive the whole request (a 70 MB upload included); responses such as SSE streams are not cut. */
-  requestTimeoutMs: number;
-  /** Idle time before an unused keep-alive connection is closed. */
-  keepAliveTimeoutMs: number;
-  /** Open sockets at once; more are closed on accept. */
-  maxConnections: number;
-}
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  headersTimeoutMs: 30_000,
-  requestTimeoutMs: 5 * 60_000,
-  keepAliveTimeoutMs: 5_000,
-  maxConnections: 256,
-};
 
 
 export interface HttpHandlerOptions {
@@ -153,10 +136,6 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // Two Host headers make the Host check ambiguous (a proxy and we may each read a different one).
-    if ((req.headersDistinct.host?.length ?? 0) > 1) {
-      return sendText(res, 400, 'Bad request: more than one Host header.', { Connection: 'close' });
-    }
     const apiPath = (req.url ?? '/').split('?')[0]!;
     if (options.api && (apiPath === '/v1' || apiPath.startsWith('/v1/'))) return options.api(req, res);
     for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
@@ -232,18 +211,7 @@ export async function startHttpServer(
   limits: Partial<ServerLimits> = {},
 ): Promise<RunningServer> {
   const allowedHosts = [...(options.allowedHosts ?? []), host];
-  const lim = { ...DEFAULT_SERVER_LIMITS, ...limits };
-  const server = createServer(
-    {
-      headersTimeout: lim.headersTimeoutMs,
-      requestTimeout: lim.requestTimeoutMs,
-      keepAliveTimeout: lim.keepAliveTimeoutMs,
-      // How often Node checks the two timeouts above (default 30 s); never later than the shortest.
-      connectionsCheckingInterval: Math.min(1_000, lim.headersTimeoutMs),
-    },
-    createHttpHandler({ ...options, allowedHosts }),
-  );
-  server.maxConnections = lim.maxConnections;
+  const server = createEdgeServer(createHttpHandler({ ...options, allowedHosts }), limits);
   const { port: actual, origin } = await listen(server, host, port);
   return {
     server,

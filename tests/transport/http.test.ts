@@ -9,7 +9,9 @@ import { raw, type RawResponse } from '../helpers/raw-http';
 import { createDispatcher } from '../../electron/shared/dispatcher';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { decodeWire, encodeWire } from '../../electron/shared/wire';
-import { DEFAULT_MAX_BODY_BYTES, startHttpServer, type RunningServer, type ServerLimits } from '../../electron/server/http-server';
+import { DEFAULT_MAX_BODY_BYTES, startHttpServer, type RunningServer } from '../../electron/server/http-server';
+import type { ServerLimits } from '../../electron/server/http-io';
+import { startApiServer } from '../../electron/api/api-server';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { createIpcClient } from '../../electron/transport/ipc-client';
 import { registerIpcHandlers } from '../../electron/transport/ipc-main';
@@ -349,6 +351,20 @@ describe('HTTP transport', () => {
       const location = String(r.headers.location);
       expect(location, p).toBe(want);
       expect(new URL(location, 'http://127.0.0.1/').host, p).toBe('127.0.0.1');
+    }
+  });
+
+  it('the desktop API port has the same edge: two Host headers get 400', async () => {
+    await start();
+    const api = await startApiServer('127.0.0.1', 0, { engine: backend.engine, attachments: backend.attachments, apiKey: KEY });
+    try {
+      const two = await rawSocket(api.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${api.port}\r\nHost: evil.example\r\nAuthorization: Bearer ${KEY}\r\nConnection: close\r\n\r\n`);
+      expect(two.data).toMatch(/^HTTP\/1\.1 400/);
+      const one = await rawSocket(api.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${api.port}\r\nAuthorization: Bearer ${KEY}\r\nConnection: close\r\n\r\n`);
+      expect(one.data).toMatch(/^HTTP\/1\.1 200/);
+      expect(api.server.maxConnections).toBe(256);
+    } finally {
+      await api.close();
     }
   });
 });
