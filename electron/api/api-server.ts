@@ -1,8 +1,8 @@
 // The API on a port of its own: the desktop app's "local API server" toggle. `firellava serve`
 // mounts the same handler under /v1 of its web server instead.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import os from 'node:os';
-import { listen } from '../server/http-io';
+import { createEdgeServer, listen } from '../server/http-io';
 import { createOpenAiApi, type ApiHandler, type OpenAiApiOptions } from './openai-api';
 
 export interface RunningApiServer {
@@ -30,7 +30,7 @@ function hostNamesFor(host: string): string[] {
 export async function startApiServer(host: string, port: number, options: OpenAiApiOptions): Promise<RunningApiServer> {
   const build = (o: OpenAiApiOptions): ApiHandler => createOpenAiApi({ ...o, allowedHosts: [...(o.allowedHosts ?? []), ...hostNamesFor(host)] });
   let handler = build(options);
-  const server = createServer((req, res) => void handler(req, res));
+  const server = createEdgeServer((req, res) => void handler(req, res));
   const { port: actual, origin } = await listen(server, host, port);
   return {
     server,

@@ -1,16 +1,17 @@
 // The HTTP transport of the headless server: POST /rpc/<name> for calls (JSON) and streams
 // (Server-Sent Events), plus the static renderer. Everything behind the key and the Host check.
 import { createReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import { httpStatusOf as statusOf, type ErrorCode, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
-import { BodyTooLarge, listen, readBody } from './http-io';
+import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
 /** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
 export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
+
 
 
 export interface HttpHandlerOptions {
@@ -147,7 +148,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     if (!isRpc && urlKey !== null && (req.method === 'GET' || req.method === 'HEAD')) {
       if (!keysEqual(urlKey, apiKey)) return sendText(res, 401, 'Unauthorized: wrong key. Open the exact URL that "firellava serve" printed.');
       url.searchParams.delete('key');
-      res.writeHead(303, { Location: `${url.pathname}${url.search}`, 'Set-Cookie': sessionCookie(port, apiKey), 'Cache-Control': 'no-store' });
+      res.writeHead(303, { Location: localRedirect(url), 'Set-Cookie': sessionCookie(port, apiKey), 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
@@ -193,9 +194,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(host: string, port: number, options: HttpHandlerOptions): Promise<RunningServer> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  options: HttpHandlerOptions,
+  limits: Partial<ServerLimits> = {},
+): Promise<RunningServer> {
   const allowedHosts = [...(options.allowedHosts ?? []), host];
-  const server = createServer(createHttpHandler({ ...options, allowedHosts }));
+  const server = createEdgeServer(createHttpHandler({ ...options, allowedHosts }), limits);
   const { port: actual, origin } = await listen(server, host, port);
   return {
     server,
@@ -207,6 +213,14 @@ export async function startHttpServer(host: string, port: number, options: HttpH
         server.closeAllConnections(); // ends open SSE streams, which aborts their handlers
       }),
   };
+}
+
+/**
+ * A same-origin path for Location: `/%2e//evil.example/` normalises to `//evil.example/`, which a
+ * browser reads as another host, so runs of slashes (and backslashes) collapse to one.
+ */
+export function localRedirect(url: URL): string {
+  return `/${url.pathname.replace(/^[/\\]+/, '').replace(/[/\\]{2,}/g, '/')}${url.search}`;
 }
 
 /** Content-addressed, so a URL's bytes never change: cache for good. */

@@ -10,6 +10,8 @@ import { createDispatcher } from '../../electron/shared/dispatcher';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { decodeWire, encodeWire } from '../../electron/shared/wire';
 import { DEFAULT_MAX_BODY_BYTES, startHttpServer, type RunningServer } from '../../electron/server/http-server';
+import type { ServerLimits } from '../../electron/server/http-io';
+import { startApiServer } from '../../electron/api/api-server';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { createIpcClient } from '../../electron/transport/ipc-client';
 import { registerIpcHandlers } from '../../electron/transport/ipc-main';
@@ -27,20 +29,38 @@ const rpc = (port: number, name: string, input: unknown, headers: Record<string,
     body: encodeWire(input),
   });
 
+/** Writes raw bytes on one socket; resolves with all it got back once the server closes it. */
+const rawSocket = (port: number, text: string, endAfterMs = 5000): Promise<{ data: string; ms: number }> =>
+  new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    let data = '';
+    socket.on('data', (d: Buffer) => (data += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ data, ms: Date.now() - started }));
+    setTimeout(() => socket.destroy(), endAfterMs).unref();
+  });
+
 describe('HTTP transport', () => {
   let backend: TestBackend;
   let server: RunningServer;
   let staticDir: string;
   let outside: string;
 
-  const start = async (engineOptions = {}, maxBodyBytes?: number): Promise<void> => {
+  const start = async (engineOptions = {}, maxBodyBytes?: number, limits: Partial<ServerLimits> = {}): Promise<void> => {
     backend = createTestBackend(engineOptions);
-    server = await startHttpServer('127.0.0.1', 0, {
-      dispatcher: backend.dispatcher,
-      apiKey: KEY,
-      staticDir,
-      ...(maxBodyBytes ? { maxBodyBytes } : {}),
-    });
+    server = await startHttpServer(
+      '127.0.0.1',
+      0,
+      {
+        dispatcher: backend.dispatcher,
+        apiKey: KEY,
+        staticDir,
+        ...(maxBodyBytes ? { maxBodyBytes } : {}),
+        api: async (_req, res) => void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('v1'),
+      },
+      limits,
+    );
   };
   const client = (apiKey: string | undefined = KEY) => createHttpClient({ baseUrl: server.origin, ...(apiKey ? { apiKey } : {}) });
 
@@ -276,5 +296,75 @@ describe('HTTP transport', () => {
       expect(r.body).not.toContain('root:');
     }
     expect((await raw(server.port, { method: 'DELETE', path: '/', headers: auth })).status).toBe(405);
+  });
+
+  it('closes a connection whose headers never finish, with 408 (headersTimeout)', async () => {
+    await start({}, undefined, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const r = await rawSocket(server.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Slow: 1\r\n`);
+    expect(r.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.ms).toBeLessThan(3000);
+  });
+
+  it('does not cut an SSE stream that outlasts requestTimeout', async () => {
+    await start({ delayMs: 250 }, undefined, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const started = Date.now();
+    const r = await rpc(server.port, 'chat.generate', GOOD_GENERATE);
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    expect(r.body.trim().split('\n\n').at(-1)).toBe('event: end\ndata: {"ok":true}');
+  });
+
+  it('caps open connections (maxConnections)', async () => {
+    await start({}, undefined, { maxConnections: 2 });
+    const held = await Promise.all(
+      [0, 1].map(() => new Promise<net.Socket>((resolve) => { const s = net.connect(server.port, '127.0.0.1', () => resolve(s)); })),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await rawSocket(server.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+    expect(third.data).toBe('');
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await rpc(server.port, 'app.info', {})).status).toBe(200);
+  });
+
+  it('refuses two Host headers with 400, for the UI and /v1', async () => {
+    await start();
+    for (const p of ['/', '/v1/models', '/rpc/app.info']) {
+      const r = await rawSocket(server.port, `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nHost: evil.example\r\nAuthorization: Bearer ${KEY}\r\nConnection: close\r\n\r\n`);
+      expect(r.data, p).toMatch(/^HTTP\/1\.1 400/);
+    }
+    const one = await rawSocket(server.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
+    expect(one.data).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it('redirects ?key only to a local path, never to another host', async () => {
+    await start();
+    const cases: Array<[string, string]> = [
+      [`/%2e//evil.example/?key=${KEY}`, '/evil.example/'],
+      [`//evil.example/x?key=${KEY}`, '/x'],
+      [`/%2e/%5c%5cevil.example/?key=${KEY}&a=1`, '/%5c%5cevil.example/?a=1'],
+      [`/a/..//%2e%2e//evil.example?key=${KEY}`, '/evil.example'],
+      [`/assets//app.js?key=${KEY}`, '/assets/app.js'],
+    ];
+    for (const [p, want] of cases) {
+      const r = await raw(server.port, { path: p });
+      expect(r.status, p).toBe(303);
+      const location = String(r.headers.location);
+      expect(location, p).toBe(want);
+      expect(new URL(location, 'http://127.0.0.1/').host, p).toBe('127.0.0.1');
+    }
+  });
+
+  it('the desktop API port has the same edge: two Host headers get 400', async () => {
+    await start();
+    const api = await startApiServer('127.0.0.1', 0, { engine: backend.engine, attachments: backend.attachments, apiKey: KEY });
+    try {
+      const two = await rawSocket(api.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${api.port}\r\nHost: evil.example\r\nAuthorization: Bearer ${KEY}\r\nConnection: close\r\n\r\n`);
+      expect(two.data).toMatch(/^HTTP\/1\.1 400/);
+      const one = await rawSocket(api.port, `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${api.port}\r\nAuthorization: Bearer ${KEY}\r\nConnection: close\r\n\r\n`);
+      expect(one.data).toMatch(/^HTTP\/1\.1 200/);
+      expect(api.server.maxConnections).toBe(256);
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -19,7 +19,8 @@ Options:
   --port N             port (default 0: pick a free one)
   --data-dir DIR       where attachments and models are kept (default ~/.firellava); without
                        --model the active pair installed there (firellava pull) is loaded
-  --api-key KEY        key for the web UI and API (default: FIRELLAVA_API_KEY, else a new random one)
+  --api-key KEY        key for the web UI and API; visible to other users in ps, so prefer the
+                       FIRELLAVA_API_KEY environment variable (default: that, else a new random one)
   --allowed-host NAME  extra Host header name to accept (repeatable; for --host 0.0.0.0 behind a name)
   --static-dir DIR     built renderer to serve (default: dist/renderer next to this program)
   --api-cors-origin URL  browser origin allowed to call the OpenAI-compatible API under /v1 (repeatable)
@@ -59,7 +60,11 @@ export async function run(argv: string[]): Promise<number> {
     console.error('--mmproj needs --model');
     return 2;
   }
-  const apiKey = values['api-key'] ?? process.env.FIRELLAVA_API_KEY ?? generateApiKey();
+  // An empty FIRELLAVA_API_KEY counts as unset.
+  const apiKey = values['api-key'] ?? (process.env.FIRELLAVA_API_KEY || generateApiKey());
+  if (values['api-key'] !== undefined) {
+    console.error('Warning: --api-key shows the key to every user of this machine (ps, /proc); set FIRELLAVA_API_KEY instead.');
+  }
   if (apiKey.length < 16 || /[^\x21-\x7e]/.test(apiKey)) {
     console.error('The API key must be at least 16 printable characters without spaces');
     return 2;
