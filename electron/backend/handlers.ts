@@ -31,6 +31,8 @@ export interface BackendDeps {
   dataDir?: string;
   /** The desktop app's keychain (API key, remote engine keys); absent headless. */
   secrets?: SecretStore;
+  /** Told once at start (app.info): a damaged history set aside, and the like. */
+  startupNotices?: readonly string[];
   /** Registers cleanup run by Backend.close() (servers, jobs). */
   onClose?: (cleanup: () => void | Promise<void>) => void;
 }

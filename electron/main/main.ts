@@ -57,6 +57,7 @@ async function start(): Promise<void> {
     },
   };
   const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, app: { name: app.getName(), version: app.getVersion() } });
+  for (const notice of backend.startupNotices) console.error(`firellava: ${notice}`);
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({

@@ -17,6 +17,7 @@ import type {
 } from '../shared/contracts/conversations';
 import { AppErrorException } from '../shared/errors';
 import { BUSY_TIMEOUT_MS, openDatabase, type OpenOptions } from './open-database';
+import type { Recovery } from './recover-database';
 
 export interface NewMessage {
   conversationId: string;
@@ -76,17 +77,20 @@ export function toFtsQuery(input: string): string | null {
 export class HistoryStore {
   readonly db: Database.Database;
   readonly backupPath: string | null;
+  /** Set when the file on disk was damaged and this history was rebuilt from what was readable. */
+  readonly recovery: Recovery | null;
   /** Clock injection keeps ordering tests exact. */
   now: () => number = Date.now;
 
   static open(file: string, options?: OpenOptions): HistoryStore {
-    const { db, backupPath } = openDatabase(file, options);
-    return new HistoryStore(db, backupPath);
+    const { db, backupPath, recovery } = openDatabase(file, options);
+    return new HistoryStore(db, backupPath, recovery);
   }
 
-  private constructor(db: Database.Database, backupPath: string | null) {
+  private constructor(db: Database.Database, backupPath: string | null, recovery: Recovery | null) {
     this.db = db;
     this.backupPath = backupPath;
+    this.recovery = recovery;
   }
 
   close(): void {

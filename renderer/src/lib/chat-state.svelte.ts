@@ -77,6 +77,8 @@ export class ChatState {
   attaching = $state(0);
   presets = $state<Preset[]>([]);
   engines = $state<EngineList | null>(null);
+  /** Told once per start by the backend (a damaged history set aside); stays until dismissed. */
+  startupNotices = $state<string[]>([]);
   /** Why this conversation's answer came from another engine than chosen; stays until the next answer. */
   engineNotice = $state<string | null>(null);
 
@@ -130,6 +132,9 @@ export class ChatState {
       });
     };
     connect();
+    void this.client.call('app.info', {}).then((r) => {
+      if (r.ok) this.startupNotices = r.value.notices;
+    });
     void this.refreshList();
     void this.loadPresets();
     void this.loadEngines();
