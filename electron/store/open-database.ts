@@ -66,10 +66,18 @@ export function openDatabase(file: string, options: OpenOptions = {}): OpenedDat
   else {
     // Created 0600 before SQLite opens it: its -wal and -shm take the same mode.
     if (!existed) touchPrivateFile(file);
-    const checked = existed ? openChecked(file) : { db: new Database(file), damage: null };
+    const checked = openChecked(file);
     if (checked.db) db = checked.db;
     else {
-      const asidePath = moveAside(file);
+      let asidePath: string;
+      try {
+        asidePath = moveAside(file);
+      } catch (err) {
+        throw new AppErrorException({
+          code: 'STORAGE_FAILED',
+          message: `The chat history at ${file} is damaged (${checked.damage}) and could not be moved aside to start a new one: ${(err as Error).message}. Move it away yourself, then start again.`,
+        });
+      }
       const fresh = recoverFresh(file, asidePath, migrations);
       db = fresh.db;
       recovery = { reason: checked.damage, asidePath, ...fresh.counts };
