@@ -246,9 +246,9 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
         turns.push({ role, text, images });
       }
     }
-    if (turns.length === 0) throw badRequest('messages must contain at least one user message', 'messages');
-    if (turns[0]!.role !== 'user') throw badRequest('The conversation must start with a user message (after any system messages)', 'messages');
-    if (turns[turns.length - 1]!.role !== 'user') throw badRequest('The last message must be a user message', 'messages');
+    if (turns.length === 0) throw badRequest('messages must contain at least one user or assistant message', 'messages');
+    // A last assistant message is a prefill: the prompt ends inside that answer and the model
+    // continues it (prompt-format.ts); a leading one is a greeting.
     return { system: system.join('\n\n'), turns };
   };
 

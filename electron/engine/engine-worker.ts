@@ -155,6 +155,19 @@ const contextFull = (detail: string): WorkerFailure =>
     detail,
   });
 
+/**
+ * A completion that fails on its image leaves the context stuck (a reload, seconds on a big model).
+ * The binding's tokenizer reads the image the same way and fails without that harm, so an
+ * unreadable file is refused before the completion starts.
+ */
+async function checkMedia(mediaPaths: string[]): Promise<void> {
+  try {
+    await ctx!.tokenize(MEDIA_MARKER, { media_paths: mediaPaths });
+  } catch (err) {
+    throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
   if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
   if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
@@ -165,6 +178,13 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   // Same image at the same place as last time: the cached prefix already holds its embedding.
   const imageCached =
     media !== '' && media === lastMedia && marker >= 0 && p.prompt.startsWith(lastPrompt.slice(0, marker + MEDIA_MARKER.length));
+  if (media && !imageCached) {
+    await checkMedia(p.mediaPaths);
+    // Stopped while the image was read: nothing ran yet.
+    if (cancelled.has(id)) {
+      return { text: '', promptTokens: 0, promptEvaluated: 0, completionTokens: 0, interrupted: true, contextFull: false, hitLimit: false, promptMs: 0, predictedMs: 0, firstTokenMs: null };
+    }
+  }
   emit(id, { kind: 'phase', phase: media && !imageCached ? 'encoding-image' : 'evaluating-prompt' });
 
   const coalescer = new TokenCoalescer((text) => emit(id, { kind: 'delta', text }), DELTA_FLUSH_MS);
