@@ -66,8 +66,6 @@ declare module '@fugood/llama.node' {
     stopCompletion(): void;
     initMultimodal(options: { path: string; use_gpu?: boolean }): boolean;
     isMultimodalEnabled(): boolean;
-    /** Reads media_paths like completion does; a file it cannot read throws without leaving the context busy. */
-    tokenize(text: string, options?: { media_paths?: string[] }): Promise<{ tokens: number[] }>;
     getUsedDevices(): string[];
     clearCache(clearData?: boolean): void;
     release(): Promise<void>;
