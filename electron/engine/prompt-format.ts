@@ -61,7 +61,7 @@ export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn
     } else {
       if (index === 0 || turns[index - 1]!.role !== 'user') parts.push(index === 0 ? 'ASSISTANT:' : '\nASSISTANT:');
       const last = index === turns.length - 1;
-      parts.push(`${text ? ` ${text}` : ''}${last ? '' : '</s>'}`);
+      parts.push(last ? (text ? ` ${text}` : '') : ` ${text}</s>`);
     }
   });
   return {
