@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { fail, ok, type AppError, type Result } from '../shared/errors';
 import type { EngineDeviceInfo, EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import { CrashLedger, fileBeingLoaded, type CrashFacts } from './crash-report';
 import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
 import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
@@ -74,6 +75,13 @@ export class LocalEngine implements Engine {
   private disposed = false;
   /** Requests waiting for or holding the worker; more than zero means a new one queues. */
   private chainBusy = 0;
+  private readonly crashes = new CrashLedger();
+  private readonly brokenListeners = new Set<(pair: ModelPair, message: string) => void>();
+  /** How the last worker ended and what it was loading, for naming a crash. */
+  private lastExit: { how: string; log: string } | null = null;
+  private loadingStep: CrashFacts['step'] = null;
+  /** The loaded pair has answered (or survived) a request since its last load. */
+  private answeredSinceLoad = false;
 
   constructor(private readonly options: LocalEngineOptions = {}) {}
 
@@ -84,6 +92,12 @@ export class LocalEngine implements Engine {
   onStatus(listener: (status: EngineStatus) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** A pair crashed the worker twice (at load or on its first answer) and will not be loaded again. */
+  onPairBroken(listener: (pair: ModelPair, message: string) => void): () => void {
+    this.brokenListeners.add(listener);
+    return () => this.brokenListeners.delete(listener);
   }
 
   load(pair: ModelPair): Promise<Result<EngineStatus>> {
@@ -157,6 +171,12 @@ export class LocalEngine implements Engine {
       return checked;
     }
     const info = checked.value;
+    const brokenWhy = this.crashes.brokenReason(pair);
+    if (brokenWhy) {
+      const error: AppError = { code: 'MODEL_LOAD_FAILED', message: brokenWhy };
+      this.setStatus({ state: 'error', message: brokenWhy, error, progress: null });
+      return { ok: false, error };
+    }
     this.setStatus({
       state: 'loading',
       message: `Loading ${info.model.name}…`,
@@ -194,15 +214,17 @@ export class LocalEngine implements Engine {
       };
       const loaded = await this.request('load', params);
       if (!loaded.ok) {
-        // A GPU load that fails (or crashes the worker) still leaves the CPU build to try.
-        if (gpu) {
-          fallbackReason = `Loading on ${gpu.name} (${BACKEND_LABEL[variant]}) failed: ${loaded.error.message}`;
+        const error = this.crashed(loaded.error, 'load', pair, false);
+        // A GPU load that fails (or crashes the worker once) still leaves the CPU build to try.
+        if (gpu && !this.crashes.brokenReason(pair)) {
+          fallbackReason = `Loading on ${gpu.name} (${BACKEND_LABEL[variant]}) failed: ${error.message}`;
           continue;
         }
-        this.setStatus({ state: 'error', message: loaded.error.message, error: loaded.error, progress: null });
-        return loaded;
+        this.setStatus({ state: 'error', message: error.message, error, progress: null });
+        return { ok: false, error };
       }
       this.loadedParams = params;
+      this.answeredSinceLoad = false;
       const onGpu = gpu !== undefined && plan.nGpuLayers > 0;
       const device = onGpu ? { backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes } : { backend: 'cpu', name: 'CPU', memoryBytes: null };
       if (!onGpu && !fallbackReason && !this.options.cpuOnly) fallbackReason = gpu ? `${gpu.name} has too little free memory for this model` : 'No supported GPU was found';
@@ -261,15 +283,20 @@ export class LocalEngine implements Engine {
     if (!this.loadedParams) {
       return { type: 'error', error: { code: 'NO_MODEL', message: 'No model is loaded yet: choose or download one first' } };
     }
+    const pair: ModelPair = { model: this.loadedParams.model, mmproj: this.loadedParams.mmproj };
+    const brokenWhy = this.crashes.brokenReason(pair);
+    if (brokenWhy) return { type: 'error', error: { code: 'MODEL_LOAD_FAILED', message: brokenWhy } };
     if (!this.worker) {
       // The worker died earlier: restart it and reload the same weights before answering.
       onEvent({ type: 'phase', phase: 'loading-model' });
       this.setStatus({ state: 'loading', message: 'Restarting the engine…', progress: 0 });
       const reloaded = await this.request('load', this.loadedParams);
       if (!reloaded.ok) {
-        this.setStatus({ state: 'error', message: reloaded.error.message, error: reloaded.error, progress: null });
-        return { type: 'error', error: reloaded.error };
+        const error = this.crashed(reloaded.error, 'load', pair, false);
+        this.setStatus({ state: 'error', message: error.message, error, progress: null });
+        return { type: 'error', error };
       }
+      this.answeredSinceLoad = false;
       if (this.readyStatus) this.setStatus(this.readyStatus);
     }
 
@@ -311,6 +338,15 @@ export class LocalEngine implements Engine {
       },
     );
     signal?.removeEventListener('abort', onAbort);
+    if (!result.ok && result.error.code === 'ENGINE_CRASHED' && !this.answeredSinceLoad) {
+      const error = this.crashed(result.error, 'first-request', pair, formatted.mediaPaths.length > 0);
+      const message = error.code === 'ENGINE_CRASHED' ? `${error.message}. It restarts with your next message` : error.message;
+      this.setStatus({ state: 'error', message, error, progress: null });
+      return { type: 'error', error };
+    }
+    // The worker came through its first request: earlier crashes were not this pair's fault.
+    this.answeredSinceLoad = true;
+    this.crashes.clear(pair);
     if (!result.ok) return { type: 'error', error: result.error };
     return this.finish(result.value, ttftMs, accepted);
   }
@@ -336,6 +372,14 @@ export class LocalEngine implements Engine {
     };
   }
 
+  /** A worker death on this pair: named with the file and likely cause, counted, and on the second one the pair is broken. */
+  private crashed(error: AppError, stage: CrashFacts['stage'], pair: ModelPair, withImage: boolean): AppError {
+    if (error.code !== 'ENGINE_CRASHED' || !this.lastExit || this.disposed) return error;
+    const { message, broken } = this.crashes.record({ stage, pair, withImage, ...this.lastExit, step: this.loadingStep });
+    if (broken) for (const listener of this.brokenListeners) listener(pair, message);
+    return { code: broken ? 'MODEL_LOAD_FAILED' : 'ENGINE_CRASHED', message, ...(error.detail ? { detail: error.detail } : {}) };
+  }
+
   private reportCrash(error: AppError): void {
     this.setStatus({
       state: 'error',
@@ -355,7 +399,11 @@ export class LocalEngine implements Engine {
     const worker = spawn(this.options.workerEntry ?? defaultWorkerEntry());
     this.worker = worker;
     this.outputTail = '';
+    this.lastExit = null;
+    this.loadingStep = null;
     worker.onOutput((chunk) => {
+      // The marker can be far behind the end of a big chunk, so look before the tail is cut.
+      this.loadingStep = fileBeingLoaded(this.outputTail.slice(-512) + chunk) ?? this.loadingStep;
       this.outputTail = (this.outputTail + chunk).slice(-OUTPUT_TAIL_CHARS);
       this.options.onLog?.(chunk);
     });
@@ -374,6 +422,7 @@ export class LocalEngine implements Engine {
       this.worker = null;
       this.workerReady = null;
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.lastExit = { how, log: this.outputTail };
       const error: AppError = {
         code: 'ENGINE_CRASHED',
         message: `The engine process stopped unexpectedly (${how})`,
