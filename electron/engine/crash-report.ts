@@ -37,17 +37,18 @@ export function fileBeingLoaded(log: string): { role: StageRole; file: string } 
   return m ? { role: m[1] as StageRole, file: (m[2] as string).trim() } : null;
 }
 
-/** The last line of native output that says what went wrong (an assert, an exception, an error). */
+const SPECIFIC = /GGML_ASSERT|GGML_ABORT|what\(\)|error loading model:|failed to load/i;
+const GENERIC = /terminate called|exception|error|failed|invalid|out of (?:range|bounds|memory)/i;
+
+/** The native line that says what went wrong: an assert or llama.cpp's own reason before a generic error. */
 export function nativeReason(log: string): string | null {
   const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i] as string;
-    if (line.startsWith(STAGE_PREFIX)) break; // only what came after the step began
-    if (/GGML_ASSERT|GGML_ABORT|what\(\)|terminate called|exception|error|failed|invalid|out of (?:range|bounds|memory)/i.test(line)) {
-      return line.length > 240 ? `${line.slice(0, 240)}…` : line;
-    }
-  }
-  return null;
+  const start = lines.findLastIndex((l) => l.startsWith(STAGE_PREFIX)) + 1; // only what came after the step began
+  const after = lines.slice(start);
+  const line = after.findLast((l) => SPECIFIC.test(l)) ?? after.findLast((l) => GENERIC.test(l));
+  if (!line) return null;
+  const short = line.replace(/\S*\/(?=[^/\s]+:\d+: )/, ''); // build-machine source paths say nothing to a user
+  return short.length > 240 ? `${short.slice(0, 240)}…` : short;
 }
 
 const ROLE_LABEL: Record<StageRole, string> = { model: 'model', mmproj: 'vision projector' };
