@@ -1,6 +1,7 @@
 // Issue #15 item 3: hostile but well-formed GGUFs, crafted from the tiny pair by the fixture code.
 // Before the validator checked them, 15 of these 21 killed the worker (SIGSEGV/SIGABRT) at load or
-// on the first image, and 4 more loaded broken; now each is refused before any native code runs.
+// on the first image and 2 loaded a vocabulary that fails every chat; now each is refused before
+// any native code runs.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path, { basename } from 'node:path';
