@@ -21,8 +21,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const IMAGE = { id: 'a'.repeat(64), path: '' };
-
 describe('a pair that kills the worker', () => {
   it('during load: named, then marked broken on the second crash, and not loaded a third time', async () => {
     const { engine, spawned } = startEngineKilledOn('load');
@@ -56,7 +54,7 @@ describe('a pair that kills the worker', () => {
 
   it('on its first image: the projector is named, one restart, then broken and no third restart', async () => {
     const { engine, spawned } = startEngineKilledOn('complete');
-    const image = { ...IMAGE, path: fx.images.png32 };
+    const image = { id: 'a'.repeat(64), path: fx.images.png32 };
     try {
       expect((await engine.load(fx.pair)).ok).toBe(true);
       expect(spawned()).toBe(1);
