@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { inspectImage } from '../attachments/image-inspect';
 import { AppErrorException, type AppError } from '../shared/errors';
 import type { ResponseFormat } from './engine';
+import { stageMarker, type StageRole } from './crash-report';
 import { MEDIA_MARKER } from './prompt-format';
 import { TokenCoalescer } from './token-coalescer';
 import {
@@ -75,11 +76,17 @@ async function release(): Promise<void> {
   if (old) await old.release();
 }
 
+/** Written before each native step: stderr is synchronous here, so the host sees it even after a SIGSEGV. */
+function markStage(role: StageRole, file: string): void {
+  process.stderr.write(`${stageMarker(role, file)}\n`);
+}
+
 async function load(params: LoadParams): Promise<LoadResult> {
   await release();
   loaded = null;
   const b = await getBinding();
   const started = performance.now();
+  markStage('model', params.model);
   const next = await b.loadModel({
     model: params.model,
     n_ctx: params.nCtx,
@@ -92,6 +99,7 @@ async function load(params: LoadParams): Promise<LoadResult> {
   });
   let vision = false;
   if (params.mmproj) {
+    markStage('mmproj', params.mmproj);
     try {
       vision = next.initMultimodal({ path: params.mmproj, use_gpu: params.visionOnGpu });
     } catch (err) {
