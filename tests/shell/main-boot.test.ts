@@ -1,0 +1,138 @@
+// The composition root, executed: the built dist/main/main.cjs and dist/preload/preload.cjs boot
+// under the stand-in electron module (tests/shell/stand-in-electron), with each window a real
+// Chromium page and the engine worker a real process on the tiny generated model.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
+import { CHROMIUM, ensureBuilt } from '../e2e/serve-helpers';
+import { bootApp, type BootedApp, type BootOptions } from './stand-in-electron/boot-app';
+
+const MAIN = path.join(REPO_ROOT, 'dist', 'main', 'main.cjs');
+
+/** Waits inside the boot process until main showed its window (ready-to-show after loadURL). */
+export const windowShown = (app: BootedApp) =>
+  app.run(async (s) => {
+    for (let i = 0; i < 600 && !s.windows[0]?.isVisible(); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!s.windows[0]?.isVisible()) throw new Error(`no window shown; dialogs: ${JSON.stringify(s.dialogs)}`);
+  });
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under a stand-in Electron', () => {
+  let fixtures: Fixtures;
+  let tmp: string;
+  let options: BootOptions;
+  let app: BootedApp;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    fixtures = await getFixtures();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-main-boot-'));
+    options = {
+      main: MAIN,
+      appPath: REPO_ROOT,
+      userData: path.join(tmp, 'userData'),
+      tmp,
+      chromium: CHROMIUM,
+      env: { FIRELLAVA_MODEL: fixtures.pair.model, FIRELLAVA_MMPROJ: fixtures.pair.mmproj, FIRELLAVA_NO_UPDATES: '1' },
+    };
+    app = bootApp(options);
+    await windowShown(app);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (app && app.child.exitCode === null) {
+      app.child.kill('SIGKILL');
+      await app.exited;
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('opens one sandboxed, context-isolated window on the app scheme, served by main’s protocol handlers', async () => {
+    const seen = await app.run(async (s) => ({
+      sandboxEnabled: s.sandboxEnabled,
+      options: s.windowOptions,
+      privileged: s.privileged.map((p) => p.scheme),
+      handled: [...s.protocolHandlers.keys()],
+      exposed: s.exposed,
+      url: s.windows[0]!.pageNow.url(),
+      unhandled: s.unhandledLoads,
+      page: await s.windows[0]!.pageNow.evaluate(() => ({
+        title: document.title,
+        api: Object.keys(window.api ?? {}),
+        leaked: ['require', 'process', 'ipcRenderer', 'contextBridge', 'module', 'Buffer'].filter((k) => k in window),
+        bindings: Object.keys(window).filter((k) => /electron|stand/i.test(k)),
+      })),
+    }));
+    expect(seen.sandboxEnabled).toBe(true);
+    expect(seen.options).toHaveLength(1);
+    expect(seen.options[0]!.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, preload: path.join(REPO_ROOT, 'dist', 'preload', 'preload.cjs') });
+    expect(seen.options[0]!.show).toBe(false); // shown on ready-to-show, which the wait above saw
+    expect(seen.privileged).toEqual(['app', 'firellava-attachment']);
+    expect(seen.handled.sort()).toEqual(['app', 'firellava-attachment']);
+    expect(seen.url).toBe('https://renderer.app.scheme.invalid/index.html'); // app://renderer/index.html, mapped
+    expect(seen.unhandled).toEqual([]);
+    expect(seen.page.title).toBe('FireLLaVA');
+    // The preload exposed exactly window.api, and nothing of Node or Electron leaked into the page.
+    expect(seen.exposed).toEqual(['api']);
+    expect(seen.page.api.sort()).toEqual(['call', 'stream']);
+    expect(seen.page.leaked).toEqual([]);
+    expect(seen.page.bindings).toEqual([]);
+  });
+
+  it('the renderer’s first calls go through the preload over IPC to the backend', async () => {
+    const seen = await app.run(async (s) => ({
+      log: s.ipcLog.slice(0, 6),
+      info: await s.windows[0]!.pageNow.evaluate(() => window.api.call('app.info', {})),
+      refused: await s.windows[0]!.pageNow.evaluate(() => window.api.call('no.such.call' as 'app.info', {})),
+    }));
+    expect(seen.log.length).toBeGreaterThan(0);
+    expect(seen.log.every((m) => m.frameUrl === 'app://renderer/index.html')).toBe(true);
+    expect(seen.log.map((m) => m.name)).toContain('conversations.list');
+    expect(seen.log.find((m) => m.name === 'engine.watch')?.channel).toBe('firellava:stream:start');
+    expect(seen.info).toMatchObject({ ok: true, value: { name: 'FireLLaVA Desktop', transport: 'electron' } });
+    expect(seen.refused).toMatchObject({ ok: false });
+  });
+
+  it('stores a pasted image, streams a chat from the real engine worker, and shows the image through the attachment protocol', async () => {
+    const bytes = [...readFileSync(fixtures.images.png32)];
+    const seen = await app.run(
+      async (s, bytes) => {
+        const page = s.windows[0]!.pageNow;
+        await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
+        await page.getByLabel('Message', { exact: true }).evaluate((target, bytes) => {
+          const data = new DataTransfer();
+          data.items.add(new File([new Uint8Array(bytes)], 'shot.png', { type: 'image/png' }));
+          target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+        }, bytes);
+        await page.getByRole('img', { name: 'Attached image shot.png' }).waitFor({ timeout: 10_000 });
+        await page.getByLabel('Message', { exact: true }).fill('What is in this picture?');
+        await page.getByLabel('Message', { exact: true }).press('Enter');
+        const answer = page.locator('article.assistant').first();
+        await answer.waitFor({ timeout: 30_000 });
+        await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60_000 });
+        const shown = page.locator('article.user').first().getByRole('img').first();
+        await shown.evaluate((img: HTMLImageElement) => img.decode());
+        return {
+          status: await answer.getAttribute('data-status'),
+          text: (await answer.locator('.markdown').textContent()) ?? '',
+          img: await shown.evaluate((img: HTMLImageElement) => ({ src: img.src, width: img.naturalWidth })),
+          workers: s.utility.map((u) => ({ entry: u.entry, serviceName: u.serviceName, alive: u.exit === null })),
+          calls: s.ipcLog.map((m) => m.name),
+        };
+      },
+      bytes,
+    );
+    expect(seen.calls).toContain('attachments.add');
+    expect(seen.calls).toContain('messages.send');
+    expect(seen.status).toBe('complete');
+    expect(seen.text.length).toBeGreaterThan(0);
+    // One engine worker, forked from the bundle main points at, still running after the answer.
+    expect(seen.workers).toEqual([{ entry: path.join(REPO_ROOT, 'dist', 'engine', 'engine-worker.cjs'), serviceName: 'FireLLaVA engine', alive: true }]);
+    // The stored image came back from main's attachment handler (firellava-attachment://image/<sha256>/thumb).
+    expect(seen.img.src).toMatch(/^https:\/\/image\.firellava-attachment\.scheme\.invalid\/[a-f0-9]{64}\/thumb$/);
+    expect(seen.img.width).toBe(32);
+    const stored = readdirSync(path.join(options.userData, 'attachments'), { recursive: true }) as string[];
+    expect(stored.some((f) => f.includes(seen.img.src.split('/')[3]!))).toBe(true);
+  });
+});
