@@ -135,4 +135,57 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     const stored = readdirSync(path.join(options.userData, 'attachments'), { recursive: true }) as string[];
     expect(stored.some((f) => f.includes(seen.img.src.split('/')[3]!))).toBe(true);
   });
+
+  it('refuses a navigation and a window.open to a foreign URL, handing the link to the browser instead', async () => {
+    const seen = await app.run(async (s) => {
+      const page = s.windows[0]!.pageNow;
+      await page.evaluate(() => void (location.href = 'https://example.com/phish'));
+      await page.evaluate(() => void window.open('https://example.com/popup', '_blank'));
+      for (let i = 0; i < 100 && (s.navigations.length === 0 || s.windowOpens.length === 0); i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 300));
+      return {
+        navigations: s.navigations,
+        windowOpens: s.windowOpens,
+        external: s.openedExternally,
+        url: page.url(),
+        windows: s.windows.length + s.windowOptions.length,
+        stillAlive: await page.evaluate(() => typeof window.api.call),
+      };
+    });
+    expect(seen.navigations).toEqual([{ url: 'https://example.com/phish', allowed: false }]);
+    expect(seen.windowOpens).toEqual([{ url: 'https://example.com/popup', action: 'deny' }]);
+    expect(seen.external).toEqual(['https://example.com/phish', 'https://example.com/popup']);
+    expect(seen.url).toBe('https://renderer.app.scheme.invalid/index.html');
+    expect(seen.windows).toBe(2); // still the one window, created once
+    expect(seen.stillAlive).toBe('function');
+  });
+
+  it('denies permission requests except the clipboard write behind "Copy answer"', async () => {
+    const seen = await app.run(async (s) => {
+      const page = s.windows[0]!.pageNow;
+      const results = await page.evaluate(async () => ({
+        notifications: await Notification.requestPermission(),
+        camera: await navigator.mediaDevices.getUserMedia({ video: true }).then(
+          () => 'granted',
+          (e: Error) => e.name,
+        ),
+        clipboard: await navigator.clipboard.writeText('answer').then(
+          () => 'written',
+          (e: Error) => e.name,
+        ),
+      }));
+      const check = s.permissionHandlers.check as (wc: unknown, permission: string, origin: string) => boolean;
+      const device = s.permissionHandlers.device as (details: unknown) => boolean;
+      return { results, log: s.permissions, checkMedia: check(null, 'media', 'app://renderer'), device: device({}), downloads: s.downloadListeners };
+    });
+    expect(seen.results).toEqual({ notifications: 'denied', camera: 'NotAllowedError', clipboard: 'written' });
+    expect(seen.log).toEqual([
+      { permission: 'notifications', requestingUrl: 'app://renderer/index.html', granted: false },
+      { permission: 'media', requestingUrl: 'app://renderer/index.html', granted: false },
+      { permission: 'clipboard-sanitized-write', requestingUrl: 'app://renderer/index.html', granted: true },
+    ]);
+    expect(seen.checkMedia).toBe(false);
+    expect(seen.device).toBe(false);
+    expect(seen.downloads).toBe(1);
+  });
 });

@@ -108,6 +108,8 @@ class BrowserWindow extends EventEmitter {
     const context = await (await launch()).newContext({ viewport: { width: this.bounds.width, height: this.bounds.height } });
     await context.route(() => true, (route) => this.route(route).catch((err) => console.error('stand-in route:', err)));
     const page = await context.newPage();
+    // A new window's page shows once its refused first navigation has failed; it never stays.
+    context.on('page', (popup) => void popup.waitForLoadState('load').then(() => popup.close(), () => undefined));
     await page.exposeBinding(BINDING, (source, text) => this.onBinding(source, decode(text)));
     await page.addInitScript({ content: initScript({ binding: BINDING, preload, preloadPath: prefs.preload, schemes: [...state.schemes.schemes], suffix: '.scheme.invalid' }) });
     this.pageNow = page;
@@ -118,14 +120,17 @@ class BrowserWindow extends EventEmitter {
     const request = route.request();
     const url = request.url();
     const appUrl = state.schemes.fromPage(url);
-    const frame = request.frame();
-    const framePage = frame.page();
-    if (request.isNavigationRequest() && framePage !== this.pageNow) {
+    let frame = null;
+    try {
+      frame = request.frame();
+    } catch {
+      // Playwright has no frame yet for the first navigation of a new window
+    }
+    if (request.isNavigationRequest() && frame?.page() !== this.pageNow) {
       // A new window (window.open, target=_blank): Electron asks setWindowOpenHandler first.
       const decision = this.webContents.windowOpenHandler ? this.webContents.windowOpenHandler({ url: appUrl, frameName: '', features: '', disposition: 'new-window' }) : { action: 'allow' };
       state.windowOpens.push({ url: appUrl, action: decision.action });
       await route.abort('blockedbyclient');
-      await framePage.close();
       if (decision.action !== 'deny') throw new Error('stand-in electron: child windows are not implemented');
       return;
     }
