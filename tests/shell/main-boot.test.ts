@@ -5,11 +5,19 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContractClient } from '../../electron/shared/client';
 import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
 import { CHROMIUM, ensureBuilt } from '../e2e/serve-helpers';
 import { bootApp, type BootedApp, type BootOptions } from './stand-in-electron/boot-app';
 
 const MAIN = path.join(REPO_ROOT, 'dist', 'main', 'main.cjs');
+
+declare global {
+  // What the preload exposes in the page (renderer/src declares the same for the renderer).
+  interface Window {
+    api: ContractClient;
+  }
+}
 
 /** Waits inside the boot process until main showed its window (ready-to-show after loadURL). */
 export const windowShown = (app: BootedApp) =>
@@ -187,5 +195,65 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(seen.checkMedia).toBe(false);
     expect(seen.device).toBe(false);
     expect(seen.downloads).toBe(1);
+  });
+
+  it('a second launch hands over to the first, which brings its window forward, and exits', async () => {
+    const before = await app.run(async (s) => {
+      s.windows[0]!.userMinimize();
+      return { focus: s.focusCalls, minimized: s.windows[0]!.isMinimized() };
+    });
+    expect(before.minimized).toBe(true);
+    const second = bootApp({ ...options, args: ['--from-second-launch'] });
+    expect(await second.exited, second.output()).toEqual({ code: 0, signal: null });
+    // It quit before 'ready': no window, no worker, nothing started.
+    expect(second.report()).toEqual({ code: 0, utility: [], appEvents: ['before-quit', 'will-quit', 'quit'] });
+    const after = await app.run(async (s) => {
+      for (let i = 0; i < 100 && !s.appEvents.includes('second-instance'); i++) await new Promise((r) => setTimeout(r, 100));
+      return { focus: s.focusCalls, minimized: s.windows[0]!.isMinimized(), visible: s.windows[0]!.isVisible(), windows: s.windows.length };
+    });
+    expect(after).toEqual({ focus: before.focus + 1, minimized: false, visible: true, windows: 1 });
+  });
+
+  it('closing the window quits: the worker is stopped, the window state saved, and the next launch restores both', async () => {
+    const pid = await app.run(async (s) => {
+      for (let i = 0; i < 300 && !s.utility[0]?.pid; i++) await new Promise((r) => setTimeout(r, 100));
+      await s.windows[0]!.userResize({ x: 100, y: 60, width: 1000, height: 700 });
+      s.windows[0]!.close(); // the title bar's close button; sooner than the 400 ms save after a resize
+      return s.utility[0]!.pid;
+    });
+    expect(await app.exited, app.output()).toEqual({ code: 0, signal: null });
+    const report = app.report()!;
+    expect(report.appEvents).toContain('window-all-closed');
+    expect(report.appEvents.at(-1)).toBe('quit');
+    expect(report.utility).toMatchObject([{ pid, killedByApp: true }]);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await expect.poll(alive, { timeout: 5000 }).toBe(false);
+    const file = path.join(options.userData, 'window-state.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ x: 100, y: 60, width: 1000, height: 700, maximized: false });
+    // The backend closed before the exit: SQLite removes its write-ahead log on a clean close only.
+    expect(readdirSync(options.userData).filter((f) => f.startsWith('history.sqlite'))).toEqual(['history.sqlite']);
+
+    app = bootApp(options);
+    await windowShown(app);
+    const again = await app.run(async (s) => ({
+      options: s.windowOptions[0],
+      conversations: await s.windows[0]!.pageNow.evaluate(() => window.api.call('conversations.list', {})),
+    }));
+    expect(again.options).toMatchObject({ x: 100, y: 60, width: 1000, height: 700 });
+    expect(again.conversations).toMatchObject({ ok: true, value: [{ title: expect.any(String) }] });
+
+    // Quit from the menu (role 'quit' calls app.quit) with the window open: same clean end.
+    await app.run(async (s) => void s.app.quit());
+    expect(await app.exited, app.output()).toEqual({ code: 0, signal: null });
+    expect(app.report()!.utility).toMatchObject([{ killedByApp: true }]);
+    expect(readdirSync(options.userData).filter((f) => f.startsWith('history.sqlite'))).toEqual(['history.sqlite']);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ x: 100, y: 60, width: 1000, height: 700, maximized: false });
   });
 });

@@ -12,6 +12,8 @@ const BOOT = fileURLToPath(new URL('boot.cjs', import.meta.url));
 export interface StandInState {
   config: BootOptions & { reportFile: string };
   ready: boolean;
+  /** The stand-in's app object, as main sees it. */
+  app: { quit(): void };
   sandboxEnabled: boolean;
   privileged: { scheme: string; privileges: Record<string, boolean> }[];
   protocolHandlers: Map<string, unknown>;
@@ -43,6 +45,7 @@ export interface StandInWindow {
   getNormalBounds(): { x: number; y: number; width: number; height: number };
   userResize(bounds: Partial<{ x: number; y: number; width: number; height: number }>): Promise<void>;
   userMinimize(): void;
+  close(): void;
 }
 
 export interface BootOptions {
