@@ -21,6 +21,7 @@ import { readWindowState, restoreWindowState, trackWindowState, writeWindowState
 import { checkForUpdatesInBackground } from './auto-update';
 
 const DIST = path.resolve(__dirname, '..');
+const QUIT_GRACE_MS = 10_000;
 
 // Every renderer sandboxed, whatever a future window's options say.
 app.enableSandbox();
@@ -140,12 +141,14 @@ async function start(): Promise<void> {
 
   app.on('before-quit', () => void engine.dispose());
   // Electron exits right after will-quit without waiting for promises: hold the quit until the
-  // backend closed (final answer saves, a running conversion, the database) and the state is written.
+  // backend closed (final answer saves, a running conversion, the database) and the state is
+  // written, but never so long that the app seems unable to quit.
   let closed = false;
   app.on('will-quit', (event) => {
     if (closed) return;
     event.preventDefault();
-    void Promise.allSettled([backend.close(), stateSaved]).then(() => {
+    const grace = new Promise((resolve) => setTimeout(resolve, QUIT_GRACE_MS).unref());
+    void Promise.race([Promise.allSettled([backend.close(), stateSaved]), grace]).then(() => {
       closed = true;
       app.quit();
     });

@@ -1,7 +1,7 @@
 // The composition root, executed: the built dist/main/main.cjs and dist/preload/preload.cjs boot
 // under the stand-in electron module (tests/shell/stand-in-electron), with each window a real
 // Chromium page and the engine worker a real process on the tiny generated model.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -255,5 +255,30 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(app.report()!.utility).toMatchObject([{ killedByApp: true }]);
     expect(readdirSync(options.userData).filter((f) => f.startsWith('history.sqlite'))).toEqual(['history.sqlite']);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ x: 100, y: 60, width: 1000, height: 700, maximized: false });
+  });
+
+  it('fails when one line of main’s wiring is gone (negative control: a copy without its IPC registration)', async () => {
+    // The copy sits in a dist/ of its own beside the real bundles, inside the checkout so its requires resolve.
+    const dist = path.join(REPO_ROOT, '.cache', `main-boot-broken-${process.pid}`, 'dist');
+    mkdirSync(path.join(dist, 'main'), { recursive: true });
+    for (const dir of ['renderer', 'preload', 'engine']) symlinkSync(path.join(REPO_ROOT, 'dist', dir), path.join(dist, dir));
+    const source = readFileSync(MAIN, 'utf8');
+    const line = /^\s*registerIpcHandlers\(import_electron\d*\.ipcMain, .*\);$/m;
+    expect(source).toMatch(line);
+    writeFileSync(path.join(dist, 'main', 'main.cjs'), source.replace(line, ''));
+    const broken = bootApp({ ...options, main: path.join(dist, 'main', 'main.cjs'), userData: path.join(tmp, 'broken-userData'), env: {} });
+    try {
+      await windowShown(broken);
+      const seen = await broken.run(async (s) => ({
+        handlers: [...s.ipcHandlers.keys()],
+        info: await s.windows[0]!.pageNow.evaluate(() => window.api.call('app.info', {})),
+      }));
+      expect(seen.handlers).toEqual([]);
+      expect(seen.info).toMatchObject({ ok: false, error: { message: expect.stringMatching(/No handler registered for 'firellava:call'/) } });
+    } finally {
+      broken.child.kill('SIGKILL');
+      await broken.exited;
+      rmSync(path.dirname(dist), { recursive: true, force: true });
+    }
   });
 });
