@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractClient } from '../../electron/shared/client';
 import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
 import { CHROMIUM, ensureBuilt } from '../e2e/serve-helpers';
-import { bootApp, type BootedApp, type BootOptions } from './stand-in-electron/boot-app';
+import { bootApp, windowShown, type BootedApp, type BootOptions } from './stand-in-electron/boot-app';
 
 const MAIN = path.join(REPO_ROOT, 'dist', 'main', 'main.cjs');
 
@@ -18,13 +18,6 @@ declare global {
     api: ContractClient;
   }
 }
-
-/** Waits inside the boot process until main showed its window (ready-to-show after loadURL). */
-export const windowShown = (app: BootedApp) =>
-  app.run(async (s) => {
-    for (let i = 0; i < 600 && !s.windows[0]?.isVisible(); i++) await new Promise((r) => setTimeout(r, 100));
-    if (!s.windows[0]?.isVisible()) throw new Error(`no window shown; dialogs: ${JSON.stringify(s.dialogs)}`);
-  });
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under a stand-in Electron', () => {
   let fixtures: Fixtures;

@@ -116,3 +116,10 @@ export function bootApp(options: BootOptions): BootedApp {
       }),
   };
 }
+
+/** Waits inside the boot process until main showed its window (ready-to-show after loadURL). */
+export const windowShown = (app: BootedApp): Promise<void> =>
+  app.run(async (s) => {
+    for (let i = 0; i < 600 && !s.windows[0]?.isVisible(); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!s.windows[0]?.isVisible()) throw new Error(`no window shown; dialogs: ${JSON.stringify(s.dialogs)}`);
+  });
