@@ -58,6 +58,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
       exposed: s.exposed,
       url: s.windows[0]!.pageNow.url(),
       unhandled: s.unhandledLoads,
+      dialogs: s.dialogs,
+      edit: s.menu?.find((m) => m.label === 'Edit')?.submenu?.map((i) => i.role),
       page: await s.windows[0]!.pageNow.evaluate(() => ({
         title: document.title,
         api: Object.keys(window.api ?? {}),
@@ -73,6 +75,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(seen.handled.sort()).toEqual(['app', 'firellava-attachment']);
     expect(seen.url).toBe('https://renderer.app.scheme.invalid/index.html'); // app://renderer/index.html, mapped
     expect(seen.unhandled).toEqual([]);
+    expect(seen.dialogs).toEqual([]); // no start failure reported
+    // The native Edit menu is what makes Ctrl/Cmd+C, V, X, A work in an Electron window.
+    expect(seen.edit).toEqual(expect.arrayContaining(['undo', 'redo', 'cut', 'copy', 'paste', 'selectAll']));
     expect(seen.page.title).toBe('FireLLaVA');
     // The preload exposed exactly window.api, and nothing of Node or Electron leaked into the page.
     expect(seen.exposed).toEqual(['api']);

@@ -265,7 +265,8 @@ class BrowserWindow extends EventEmitter {
     this.webContents.destroyed = true;
     this.webContents.emit('destroyed');
     this.emit('closed');
-    state.windows.splice(state.windows.indexOf(this), 1);
+    const index = state.windows.indexOf(this);
+    if (index >= 0) state.windows.splice(index, 1);
     if (!state.quitting && state.windows.length === 0) {
       if (state.app.listenerCount('window-all-closed') > 0) state.app.emit('window-all-closed');
       else state.app.quit();
