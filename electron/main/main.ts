@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
+import { installFaultPolicy } from '../backend/fault-policy';
 import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
@@ -28,6 +29,15 @@ app.enableSandbox();
 protocol.registerSchemesAsPrivileged(PRIVILEGED_SCHEMES.map((s) => ({ scheme: s.scheme, privileges: { ...s.privileges } })));
 
 let mainWindow: BrowserWindow | null = null;
+
+// Same policy as `firellava serve`: recoverable errors are logged, a bug says so and quits.
+installFaultPolicy({
+  name: 'FireLLaVA main process',
+  exit: (code, err) => {
+    dialog.showErrorBox('FireLLaVA hit an internal error and will close', `${err instanceof Error ? err.message : String(err)}\n\nAnswers being written are kept up to the last save.`);
+    app.exit(code);
+  },
+});
 
 function flag(name: string): string | null {
   const i = process.argv.indexOf(`--${name}`);
