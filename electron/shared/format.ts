@@ -23,3 +23,21 @@ export function formatTokenRate(tokensPerSecond: number | null | undefined): str
   if (tokensPerSecond === null || tokensPerSecond === undefined || !Number.isFinite(tokensPerSecond) || tokensPerSecond <= 0) return '';
   return `${tokensPerSecond.toFixed(1)} tok/s`;
 }
+
+const MINUTE = 60_000;
+
+/**
+ * When something happened, as a person says it: "Just now", "5 min ago", "3 h ago" (today),
+ * "Yesterday", then the date ("3 Dec", with the year when it is not this year's).
+ */
+export function formatRelativeDate(at: number, now: number = Date.now(), locale?: string): string {
+  const ago = now - at;
+  if (ago < MINUTE) return 'Just now';
+  if (ago < 60 * MINUTE) return `${Math.floor(ago / MINUTE)} min ago`;
+  const day = (t: number): number => new Date(t).setHours(0, 0, 0, 0);
+  const days = Math.round((day(now) - day(at)) / (24 * 60 * MINUTE));
+  if (days === 0) return `${Math.floor(ago / (60 * MINUTE))} h ago`;
+  if (days === 1) return 'Yesterday';
+  const sameYear = new Date(at).getFullYear() === new Date(now).getFullYear();
+  return new Date(at).toLocaleDateString(locale, { day: 'numeric', month: 'short', ...(sameYear ? {} : { year: 'numeric' }) });
+}

@@ -39,6 +39,8 @@ interface ConversationRow {
   params: string;
   active_leaf_id: number | null;
   engine_id: string | null;
+  title_auto: number;
+  image_id: string | null;
 }
 
 interface MessageRow {
@@ -64,7 +66,12 @@ const summary = (r: ConversationRow): ConversationSummary => ({
   updatedAt: r.updated_at,
   deletedAt: r.deleted_at,
   engineId: r.engine_id,
+  imageId: r.image_id,
 });
+
+/** Conversations with their first image (oldest message, any branch), for the list's thumbnail. */
+const CONVERSATION_SELECT = `SELECT c.*, (SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
+  WHERE m.conversation_id = c.id ORDER BY m.id, ma.position LIMIT 1) AS image_id FROM conversations c`;
 
 /** Turns what a person types into an FTS5 query: every word must appear, the last one as a prefix. */
 export function toFtsQuery(input: string): string | null {
@@ -95,14 +102,16 @@ export class HistoryStore {
 
   // --- conversations ------------------------------------------------------------------------
 
+  /** Without a title the conversation is named by its first answer (see autoTitle). */
   createConversation(title = '', id: string = randomUUID()): ConversationSummary {
     const t = this.now();
-    this.db.prepare('INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, title.trim().slice(0, 200), t, t);
+    const clean = title.trim().slice(0, 200);
+    this.db.prepare('INSERT INTO conversations (id, title, title_auto, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(id, clean, clean ? 0 : 1, t, t);
     return this.summary(id);
   }
 
   private row(id: string): ConversationRow {
-    const row = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as ConversationRow | undefined;
+    const row = this.db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`).get(id) as ConversationRow | undefined;
     if (!row) throw notFound('This conversation');
     return row;
   }
@@ -113,16 +122,28 @@ export class HistoryStore {
 
   listConversations(options: { trash?: boolean; limit?: number } = {}): ConversationSummary[] {
     const sql = options.trash
-      ? 'SELECT * FROM conversations WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT ?'
-      : 'SELECT * FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, rowid DESC LIMIT ?';
+      ? `${CONVERSATION_SELECT} WHERE c.deleted_at IS NOT NULL ORDER BY c.deleted_at DESC LIMIT ?`
+      : `${CONVERSATION_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?`;
     return (this.db.prepare(sql).all(options.limit ?? 500) as ConversationRow[]).map(summary);
   }
 
   rename(id: string, title: string): ConversationSummary {
     const clean = title.trim().slice(0, 200);
     if (!clean) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'A title cannot be empty' });
-    if (this.db.prepare('UPDATE conversations SET title = ? WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
+    // A name the user gave is never replaced by a generated one.
+    if (this.db.prepare('UPDATE conversations SET title = ?, title_auto = 0 WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
     return this.summary(id);
+  }
+
+  /**
+   * Sets a generated title unless the user named the conversation. `final`: this one stays (the
+   * first answer's); else it is provisional (the question) until an answer names the chat.
+   * Returns whether the title changed.
+   */
+  autoTitle(id: string, title: string, final: boolean): boolean {
+    const clean = title.trim().slice(0, 200);
+    if (!clean) return false;
+    return this.db.prepare('UPDATE conversations SET title = ?, title_auto = ? WHERE id = ? AND title_auto = 1').run(clean, final ? 0 : 1, id).changes > 0;
   }
 
   settings(id: string): ConversationSettings {

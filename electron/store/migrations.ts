@@ -153,6 +153,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    description: 'whether a conversation title is provisional (the first answer names the chat) or set by the user',
+    up(db) {
+      // Titles written before this version stay as they are, except empty ones.
+      db.exec(`
+        ALTER TABLE conversations ADD COLUMN title_auto INTEGER NOT NULL DEFAULT 0;
+        UPDATE conversations SET title_auto = 1 WHERE title = '';
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

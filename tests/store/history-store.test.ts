@@ -121,6 +121,22 @@ describe('schema and migrations', () => {
     store.close();
   });
 
+  it('migration 7 keeps the titles of older chats (an empty one is still named by its first answer) and shows the first image', () => {
+    const file = tempDb();
+    const v6 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 6) }).db;
+    v6.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('named', 'Image', 1, 1), ('empty', '', 1, 1)").run();
+    v6.close();
+    const store = HistoryStore.open(file);
+    expect(store.autoTitle('named', 'A blue mug', true)).toBe(false);
+    expect(store.autoTitle('empty', 'A blue mug', true)).toBe(true);
+    expect(store.autoTitle('empty', 'Another title', true)).toBe(false); // the first answer's title stays
+    expect(store.listConversations().map((c) => [c.id, c.title, c.imageId]).sort()).toEqual([['empty', 'A blue mug', null], ['named', 'Image', null]]);
+    const q = store.addMessage({ conversationId: 'named', parentId: null, role: 'user', text: '', status: 'complete', attachments: [att(1), att(2)] });
+    store.addMessage({ conversationId: 'named', parentId: q.id, role: 'user', text: '', status: 'complete', attachments: [att(3)] });
+    expect(store.summary('named').imageId).toBe(att(1).id);
+    store.close();
+  });
+
   it('refuses a database from a newer version with a clear message and leaves it unchanged', () => {
     const file = tempDb();
     const db = new Database(file);
