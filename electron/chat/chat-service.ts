@@ -81,8 +81,9 @@ export class ChatService {
     if (view.conversation.title === '') {
       this.store.autoTitle(conversationId, input.text.trim().replace(/\s+/g, ' ').slice(0, 60) || (attachments.length ? 'Image' : 'New chat'), false);
     }
-    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     const user = this.store.addMessage({ conversationId, parentId, role: 'user', text: input.text, status: 'complete', attachments });
+    // After the question is written, so the list gets its thumbnail while the answer streams.
+    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     emit({ type: 'message', message: user });
     await this.answer(user, emit, signal);
   }
@@ -270,10 +271,11 @@ export class ChatService {
     const title = titleFromAnswer(text);
     if (!title) return;
     try {
-      if (this.store.autoTitle(conversationId, title, true)) emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
+      const named = this.store.withBusyTimeout(SAVE_BUSY_TIMEOUT_MS * 2, () => this.store.autoTitle(conversationId, title, true));
+      if (named) emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     } catch (err) {
-      // The answer is what matters; the provisional title stays.
-      console.error('firellava chat: naming the conversation failed:', err);
+      // The answer is what matters; the provisional title stays (the next answer names the chat).
+      if (!storageErrorOf(err)) console.error('firellava chat: naming the conversation failed:', err);
     }
   }
 

@@ -143,6 +143,9 @@ export class HistoryStore {
   autoTitle(id: string, title: string, final: boolean): boolean {
     const clean = title.trim().slice(0, 200);
     if (!clean) return false;
+    // Reading first: a named chat never waits for another program's write lock.
+    const row = this.db.prepare('SELECT title_auto FROM conversations WHERE id = ?').get(id) as { title_auto: number } | undefined;
+    if (row?.title_auto !== 1) return false;
     return this.db.prepare('UPDATE conversations SET title = ?, title_auto = ? WHERE id = ? AND title_auto = 1').run(clean, final ? 0 : 1, id).changes > 0;
   }
 

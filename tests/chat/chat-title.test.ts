@@ -69,6 +69,9 @@ describe('chat titles', () => {
     expect(expected).not.toMatch(/\uFFFD/);
     const titles = events.flatMap((e) => (e.type === 'conversation' ? [e.conversation.title] : []));
     expect(titles).toEqual(['Image', expected]);
+    // The list has the thumbnail from the start, while the answer streams.
+    const first = events.find((e) => e.type === 'conversation');
+    expect(first?.type === 'conversation' && first.conversation.imageId).toMatch(/^[a-f0-9]{64}$/);
     expect(store.summary(id).title).toBe(expected);
     expect(store.listConversations()[0]).toMatchObject({ id, title: expected, imageId: expect.stringMatching(/^[a-f0-9]{64}$/) });
 
