@@ -25,6 +25,7 @@ import {
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
 import { toEngineFormat } from './response-format';
+import { withRequestLog, type RequestLog } from './request-log';
 import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
@@ -50,6 +51,8 @@ export interface OpenAiApiOptions {
   maxBodyBytes?: number;
   /** Engine requests (running + waiting) at which new ones get 429. */
   maxPending?: number;
+  /** Receives one line per request (id, method, route, status, ms); none by default. */
+  log?: RequestLog;
 }
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -95,8 +98,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const baseHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    // The official clients expose it as `_request_id`.
-    res.setHeader('x-request-id', newId('req'));
   };
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -246,9 +247,9 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
         turns.push({ role, text, images });
       }
     }
-    if (turns.length === 0) throw badRequest('messages must contain at least one user message', 'messages');
-    if (turns[0]!.role !== 'user') throw badRequest('The conversation must start with a user message (after any system messages)', 'messages');
-    if (turns[turns.length - 1]!.role !== 'user') throw badRequest('The last message must be a user message', 'messages');
+    if (turns.length === 0) throw badRequest('messages must contain at least one user or assistant message', 'messages');
+    // A last assistant message is a prefill: the prompt ends inside that answer and the model
+    // continues it (prompt-format.ts); a leading one is a greeting.
     return { system: system.join('\n\n'), turns };
   };
 
@@ -489,7 +490,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     throw new ApiError(404, `Invalid URL (${req.method} ${url.pathname.slice(0, 200)})`, 'invalid_request_error', 'unknown_url');
   };
 
-  return async (req, res) => {
+  return withRequestLog(async (req, res) => {
     try {
       await route(req, res);
     } catch (err) {
@@ -498,5 +499,5 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       if (!res.headersSent) sendError(res, new ApiError(500, 'Internal error', 'server_error', 'internal'));
       else res.destroy();
     }
-  };
+  }, options.log);
 }

@@ -117,6 +117,19 @@ export class ChatService {
     await this.answer(user, emit, signal);
   }
 
+  /**
+   * Continues an answer in place (one cut at Max tokens, or stopped): the prompt ends inside it
+   * (prefill), the new text streams onto it and is saved with the new finish reason.
+   */
+  async continue(messageId: number, emit: Emit, signal: AbortSignal): Promise<void> {
+    const target = this.store.message(messageId);
+    if (target.role !== 'assistant' || target.parentId === null) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Only an answer can be continued' });
+    if (target.text.trim() === '') throw new AppErrorException({ code: 'INVALID_INPUT', message: 'This answer is empty: regenerate it instead' });
+    this.assertIdle(target.conversationId);
+    this.assertNotTrashed(target.conversationId);
+    await this.answer(this.store.message(target.parentId), emit, signal, target);
+  }
+
   /** null: the conversation follows the global default engine. */
   setEngine(conversationId: string, engineId: string | null): void {
     if (engineId !== null && !this.engines.has(engineId)) {
@@ -172,9 +185,10 @@ export class ChatService {
     return target;
   }
 
-  private async turnsFor(user: MessageView): Promise<EngineTurn[]> {
+  /** The conversation down to `last`: a user message to answer, or an answer to continue. */
+  private async turnsFor(last: MessageView): Promise<EngineTurn[]> {
     const turns: EngineTurn[] = [];
-    for (const m of this.store.pathTo(user.id)) {
+    for (const m of this.store.pathTo(last.id)) {
       // An empty answer (failed or stopped at once) would only confuse the model.
       if (m.role === 'assistant' && m.text.trim() === '') continue;
       const images = [];
@@ -184,14 +198,16 @@ export class ChatService {
     return turns;
   }
 
-  private async answer(user: MessageView, emit: Emit, signal: AbortSignal): Promise<void> {
+  /** Answers `user` in a new message, or with `continued` grows that answer in place. */
+  private async answer(user: MessageView, emit: Emit, signal: AbortSignal, continued?: MessageView): Promise<void> {
     const conversationId = user.conversationId;
     this.assertIdle(conversationId);
     const stopper = new AbortController();
     this.running.set(conversationId, stopper);
     let assistant: MessageView | null = null;
-    let text = '';
-    let flushed = '';
+    const before = continued?.text ?? '';
+    let text = before;
+    let flushed = before;
     let timer: NodeJS.Timeout | undefined;
     /** The last failed save, while the text lives only in memory. */
     let saveError: AppError | null = null;
@@ -215,11 +231,14 @@ export class ChatService {
     let error: string | null = null;
     let stats: MessageStats | null = null;
     try {
-      const turns = await this.turnsFor(user);
+      const turns = await this.turnsFor(continued ?? user);
       const settings = this.store.settings(conversationId);
       const params: GenerationParams = { ...DEFAULT_PARAMS, ...settings.params };
       const target = await this.engineFor(conversationId, emit);
-      assistant = this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming', engine: target.answeredBy });
+      // Streaming again: a crash now leaves it "interrupted", with the text so far.
+      assistant = continued
+        ? this.store.finishMessage(continued.id, { status: 'streaming', text: before, error: null, stats: continued.stats })
+        : this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming', engine: target.answeredBy });
       emit({ type: 'message', message: assistant });
       // No engine to ask (e.g. a remote one without its key): the answer says why, the question stays.
       if (target.error) throw new AppErrorException(target.error);
@@ -239,11 +258,11 @@ export class ChatService {
         both,
       );
       if (last.type === 'done') {
-        text = last.text || text;
+        if (last.text) text = before + last.text;
         status = last.finishReason === 'cancelled' || both.aborted ? 'stopped' : 'complete';
         stats = {
           finishReason: last.finishReason,
-          completionTokens: last.usage.completionTokens,
+          completionTokens: (continued?.stats?.completionTokens ?? 0) + last.usage.completionTokens,
           tokensPerSecond: last.timings.tokensPerSecond,
           ttftMs: last.timings.ttftMs,
           totalMs: last.timings.totalMs,

@@ -2,15 +2,24 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineTurn, GenerateRequest } from '../../electron/engine/engine';
-import { createLocalEngine, type LocalEngine } from '../../electron/engine/engine-host';
+import { createLocalEngine, type LocalEngine, type LocalEngineOptions } from '../../electron/engine/engine-host';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { REPO_ROOT } from './fixtures';
 
 export const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'engine', 'engine-worker.cjs');
 
-export function startEngine(): LocalEngine {
+export function startEngine(options: Omit<LocalEngineOptions, 'workerEntry'> = {}): LocalEngine {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run "npm run build:node" first (npm test does)`);
-  return createLocalEngine({ workerEntry: WORKER_ENTRY });
+  return createLocalEngine({ ...options, workerEntry: WORKER_ENTRY });
+}
+
+/** Counts model loads (first loads and reloads) in the engine's native log; pass `onLog` to startEngine. */
+export function loadCounter(): { onLog: (text: string) => void; loads: () => number } {
+  let log = '';
+  return {
+    onLog: (text) => (log += text),
+    loads: () => log.split('llama_model_loader: loaded meta data').length - 1,
+  };
 }
 
 /** Greedy and seeded, so answers are the same on every run. */

@@ -94,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
         allowedHosts: [...(values['allowed-host'] ?? []), values.host],
         corsOrigins: values['api-cors-origin'] ?? [],
         fetchImages: values['api-fetch-images'],
+        log: (line) => console.error(line),
       }),
     });
   } catch (err) {
