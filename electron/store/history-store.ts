@@ -69,10 +69,6 @@ const summary = (r: ConversationRow): ConversationSummary => ({
   imageId: r.image_id,
 });
 
-/** Conversations with their first image (oldest message, any branch), for the list's thumbnail. */
-const CONVERSATION_SELECT = `SELECT c.*, (SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
-  WHERE m.conversation_id = c.id ORDER BY m.id, ma.position LIMIT 1) AS image_id FROM conversations c`;
-
 /** Turns what a person types into an FTS5 query: every word must appear, the last one as a prefix. */
 export function toFtsQuery(input: string): string | null {
   const words = input.match(/[\p{L}\p{N}_]+/gu) ?? [];
@@ -111,7 +107,7 @@ export class HistoryStore {
   }
 
   private row(id: string): ConversationRow {
-    const row = this.db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`).get(id) as ConversationRow | undefined;
+    const row = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as ConversationRow | undefined;
     if (!row) throw notFound('This conversation');
     return row;
   }
@@ -122,8 +118,8 @@ export class HistoryStore {
 
   listConversations(options: { trash?: boolean; limit?: number } = {}): ConversationSummary[] {
     const sql = options.trash
-      ? `${CONVERSATION_SELECT} WHERE c.deleted_at IS NOT NULL ORDER BY c.deleted_at DESC LIMIT ?`
-      : `${CONVERSATION_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?`;
+      ? 'SELECT * FROM conversations WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT ?'
+      : 'SELECT * FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, rowid DESC LIMIT ?';
     return (this.db.prepare(sql).all(options.limit ?? 500) as ConversationRow[]).map(summary);
   }
 
@@ -217,7 +213,10 @@ export class HistoryStore {
         addAtt.run(a.id, a.mimeType, a.byteLength, a.width, a.height);
         link.run(id, i, a.id, a.name ?? '');
       });
-      this.db.prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ? WHERE id = ?').run(id, t, m.conversationId);
+      // The first image a conversation gets is its thumbnail in the list.
+      this.db
+        .prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ?, image_id = coalesce(image_id, ?) WHERE id = ?')
+        .run(id, t, m.attachments?.[0]?.id ?? null, m.conversationId);
       return this.message(id);
     })();
   }
