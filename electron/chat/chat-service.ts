@@ -9,6 +9,7 @@ import type { GenerationParams } from '../shared/contract';
 import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, MessageView } from '../shared/contracts/conversations';
 import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
+import { titleFromAnswer } from './chat-title';
 
 /** Flush interval for streamed text; the issue asks for at most 500 ms of loss. */
 export const FLUSH_MS = 250;
@@ -98,12 +99,13 @@ export class ChatService {
     const attachments = await this.describe(input.attachments);
     const view = this.store.getConversation(conversationId);
     const parentId = input.parentId !== undefined ? input.parentId : (view.messages.at(-1)?.id ?? null);
+    // Provisional until the first answer names the chat (see nameFromAnswer).
     if (view.conversation.title === '') {
-      const title = input.text.trim().replace(/\s+/g, ' ').slice(0, 60) || (attachments.length ? 'Image' : 'New chat');
-      this.store.rename(conversationId, title);
+      this.store.autoTitle(conversationId, input.text.trim().replace(/\s+/g, ' ').slice(0, 60) || (attachments.length ? 'Image' : 'New chat'), false);
     }
-    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     const user = this.store.addMessage({ conversationId, parentId, role: 'user', text: input.text, status: 'complete', attachments });
+    // After the question is written, so the list gets its thumbnail while the answer streams.
+    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     emit({ type: 'message', message: user });
     await this.answer(user, emit, signal, slot);
   }
@@ -330,7 +332,23 @@ export class ChatService {
     } finally {
       clearInterval(timer);
       this.running.delete(conversationId);
-      if (assistant) this.finish(assistant, { status, text, error, stats }, emit, saveError !== null);
+      if (assistant) {
+        this.finish(assistant, { status, text, error, stats }, emit, saveError !== null);
+        if (status === 'complete' || status === 'stopped') this.nameFromAnswer(conversationId, text, emit);
+      }
+    }
+  }
+
+  /** A chat the user did not name takes its title from its first answer with readable words. */
+  private nameFromAnswer(conversationId: string, text: string, emit: Emit): void {
+    const title = titleFromAnswer(text);
+    if (!title) return;
+    try {
+      const named = this.store.withBusyTimeout(SAVE_BUSY_TIMEOUT_MS * 2, () => this.store.autoTitle(conversationId, title, true));
+      if (named) emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
+    } catch (err) {
+      // The answer is what matters; the provisional title stays (the next answer names the chat).
+      if (!storageErrorOf(err)) console.error('firellava chat: naming the conversation failed:', err);
     }
   }
 

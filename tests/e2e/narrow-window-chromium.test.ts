@@ -123,7 +123,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('narrow windows in Chr
     expect(await nav().isVisible()).toBe(true);
     // Over the chat, not beside it: the chat keeps the whole width.
     expect((await page.locator('main').boundingBox())!.width).toBe(640);
-    expect(await reachable(`nav button:text-is("${TITLE}")`)).toBe(true);
+    expect(await reachable(`nav button[aria-label="${TITLE}"]`)).toBe(true);
     const scroll = await sideScroll();
     expect(scroll.scrollWidth).toBeLessThanOrEqual(scroll.clientWidth);
     // Keyboard users land in it, and Escape hands the focus back to the button.

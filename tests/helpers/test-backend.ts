@@ -87,6 +87,7 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'models.import': { modelPath: '', mmprojPath: 'x' },
   'models.delete': { id: 5 },
   'models.setActive': { id: '' },
+  'models.commandLine': { all: true },
   'models.watch': { all: true },
   'models.tokenStatus': { token: 'x' },
   'models.setToken': { token: 'has spaces in it' },

@@ -62,6 +62,8 @@ export interface ConversationSummary {
   deletedAt: number | null;
   /** The engine chosen for this conversation; null follows the global default. */
   engineId: string | null;
+  /** Its first image (an attachment id), shown as the list's thumbnail; null without images. */
+  imageId: string | null;
 }
 
 export interface ConversationView {

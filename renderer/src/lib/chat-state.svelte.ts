@@ -441,7 +441,12 @@ export class ChatState {
           this.view.conversation.title = event.conversation.title;
           this.view.conversation.engineId = event.conversation.engineId;
         }
-        if (!this.conversations.some((c) => c.id === event.conversation.id)) this.conversations.unshift(event.conversation);
+        {
+          // A new chat goes on top; a known one takes its new title (named by its first answer).
+          const at = this.conversations.findIndex((c) => c.id === event.conversation.id);
+          if (at < 0) this.conversations.unshift(event.conversation);
+          else this.conversations[at] = event.conversation;
+        }
         break;
       case 'message':
         this.flushDelta();
