@@ -1,11 +1,12 @@
 // Model manager calls: catalog, installed pairs, downloads, imports and the active pair.
 import { mkdtempSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from '../engine/engine';
 import { hfTokenFrom } from '../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../models/model-manager';
-import type { FitDevice, HfTokenStatus, modelsContract } from '../shared/contracts/models';
+import type { CommandLineModel, FitDevice, HfTokenStatus, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
 
@@ -16,6 +17,18 @@ export async function engineDevices(engine: Engine): Promise<FitDevice[] | null>
   const gpus = (await engine.probeDevices?.()) ?? null;
   if (gpus === null) return null;
   return [...gpus.map((g) => ({ name: g.name, backend: g.backend, memoryBytes: g.memoryBytes })), { name: 'CPU', backend: 'cpu', memoryBytes: null }];
+}
+
+/** The engine's pair when no installed pair is it (links resolved): it came from --model. */
+export async function commandLineModel(engine: Engine, models: ModelManager): Promise<CommandLineModel | null> {
+  const s = engine.status();
+  if (!s.model || s.state === 'no-model') return null;
+  const real = (p: string): Promise<string> => realpath(p).catch(() => path.resolve(p));
+  const installed = new Set(await Promise.all((await models.list()).flatMap((m) => m.files.map((f) => real(f.path)))));
+  if (installed.has(await real(s.model.path))) return null;
+  const files: CommandLineModel['files'] = [{ role: 'model', fileName: path.basename(s.model.path), path: s.model.path }];
+  if (s.model.mmprojPath) files.push({ role: 'mmproj', fileName: path.basename(s.model.mmprojPath), path: s.model.mmprojPath });
+  return { name: s.model.name, quantization: s.model.quantization, files, state: s.state, message: s.message };
 }
 
 async function tokenStatus(store: TokenStore | undefined): Promise<HfTokenStatus> {
@@ -68,6 +81,7 @@ export function createModelHandlers(deps: { engine: Engine; models?: ModelManage
         void engine.load({ model: file('model'), mmproj: file('mmproj') });
         return model;
       }),
+    'models.commandLine': () => guard(() => commandLineModel(engine, models)),
     'models.tokenStatus': () => tokenStatus(deps.hfTokenStore),
     'models.setToken': async ({ token }) => {
       const store = deps.hfTokenStore;

@@ -9,6 +9,7 @@ import type { AttachmentInfo } from '../shared/types';
 import { ENGINE_ID } from '../shared/contracts/engines';
 import { AppErrorException } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
+import { safeFileName } from './chat-title';
 import { writeZip } from './zip-writer';
 
 export const EXPORT_FORMAT = 'firellava-conversation';
@@ -55,11 +56,9 @@ export interface ExportFile {
   data: Uint8Array;
 }
 
-const safeName = (title: string): string => (title.replace(/[^\p{L}\p{N} _-]+/gu, '').trim().replace(/\s+/g, '-').slice(0, 60) || 'conversation');
-
 export async function exportConversation(store: HistoryStore, attachments: AttachmentStore, id: string, format: 'json' | 'markdown'): Promise<ExportFile> {
   const view = store.getConversation(id);
-  const base = safeName(view.conversation.title);
+  const base = safeFileName(view.conversation.title);
   if (format === 'markdown') return exportMarkdown(view.conversation.title, view.messages, attachments, base);
   const all = store.allMessages(id);
   const images: ConversationExport['images'] = {};
@@ -99,18 +98,22 @@ export async function exportConversation(store: HistoryStore, attachments: Attac
 
 async function exportMarkdown(title: string, messages: MessageView[], attachments: AttachmentStore, base: string): Promise<ExportFile> {
   const files: { name: string; data: Uint8Array }[] = [];
-  const seen = new Set<string>();
+  /** attachment id → its file in the zip: named after the conversation and the question it came with. */
+  const named = new Map<string, string>();
   const lines = [`# ${title || 'Conversation'}`, '', `_Exported from FireLLaVA on ${new Date().toISOString().slice(0, 10)}._`, ''];
+  let turn = 0;
   for (const m of messages) {
+    if (m.role === 'user') turn++;
     lines.push(m.role === 'user' ? '## You' : `## Assistant${m.status === 'complete' ? '' : ` (${m.status})`}`, '');
-    for (const a of m.attachments) {
-      const file = await attachments.pathOf(a.id);
-      const name = `images/${a.id.slice(0, 16)}${path.extname(file)}`;
-      if (!seen.has(a.id)) {
-        seen.add(a.id);
+    for (const [i, a] of m.attachments.entries()) {
+      let name = named.get(a.id);
+      if (!name) {
+        const file = await attachments.pathOf(a.id);
+        name = `images/${base}-${turn}${m.attachments.length > 1 ? `-${i + 1}` : ''}${path.extname(file)}`;
+        named.set(a.id, name);
         files.push({ name, data: await fs.readFile(file) });
       }
-      lines.push(`![${(a.name || 'image').replace(/[[\]]/g, '')}](${name})`, '');
+      lines.push(`![${(a.name || `${title || 'Conversation'}, image ${turn}`).replace(/[[\]]/g, '')}](${name})`, '');
     }
     lines.push(m.text, '');
   }
@@ -261,7 +264,12 @@ async function writeImport(store: HistoryStore, doc: ConversationExport, order: 
     }
     return db.transaction(() => {
       const last = order.length > 0 ? newId.get(order.at(-1)!.key)! : null;
-      db.prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ?, deleted_at = NULL WHERE id = ?').run(last, store.now(), conv.id);
+      // image_id: the first image, the list's thumbnail (what addMessage keeps for one message at a time).
+      db.prepare(
+        `UPDATE conversations SET active_leaf_id = ?, updated_at = ?, deleted_at = NULL, image_id = (
+           SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
+           WHERE m.conversation_id = conversations.id ORDER BY m.id, ma.position LIMIT 1) WHERE id = ?`,
+      ).run(last, store.now(), conv.id);
       const active = doc.conversation.activeKey === null ? undefined : newId.get(doc.conversation.activeKey);
       if (active !== undefined) store.switchVersion(active);
       return store.summary(conv.id);

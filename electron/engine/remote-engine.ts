@@ -89,7 +89,7 @@ export class RemoteEngine implements Engine {
     this.current = {
       state: 'ready',
       message: `Remote: ${options.model} at ${this.host()}`,
-      model: { name: options.model, path: this.baseUrl, mmprojPath: null, vision: true },
+      model: { name: options.model, path: this.baseUrl, mmprojPath: null, vision: true, quantization: null },
       device: { backend: 'remote', name: this.host(), memoryBytes: null },
       gpuLayers: null,
       fallbackReason: null,

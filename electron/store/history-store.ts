@@ -41,6 +41,8 @@ interface ConversationRow {
   params: string;
   active_leaf_id: number | null;
   engine_id: string | null;
+  title_auto: number;
+  image_id: string | null;
 }
 
 interface MessageRow {
@@ -66,6 +68,7 @@ const summary = (r: ConversationRow): ConversationSummary => ({
   updatedAt: r.updated_at,
   deletedAt: r.deleted_at,
   engineId: r.engine_id,
+  imageId: r.image_id,
 });
 
 /** Turns what a person types into an FTS5 query: every word must appear, the last one as a prefix. */
@@ -100,9 +103,11 @@ export class HistoryStore {
 
   // --- conversations ------------------------------------------------------------------------
 
+  /** Without a title the conversation is named by its first answer (see autoTitle). */
   createConversation(title = '', id: string = randomUUID()): ConversationSummary {
     const t = this.now();
-    this.db.prepare('INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, title.trim().slice(0, 200), t, t);
+    const clean = title.trim().slice(0, 200);
+    this.db.prepare('INSERT INTO conversations (id, title, title_auto, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(id, clean, clean ? 0 : 1, t, t);
     return this.summary(id);
   }
 
@@ -126,8 +131,23 @@ export class HistoryStore {
   rename(id: string, title: string): ConversationSummary {
     const clean = title.trim().slice(0, 200);
     if (!clean) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'A title cannot be empty' });
-    if (this.db.prepare('UPDATE conversations SET title = ? WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
+    // A name the user gave is never replaced by a generated one.
+    if (this.db.prepare('UPDATE conversations SET title = ?, title_auto = 0 WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
     return this.summary(id);
+  }
+
+  /**
+   * Sets a generated title unless the user named the conversation. `final`: this one stays (the
+   * first answer's); else it is provisional (the question) until an answer names the chat.
+   * Returns whether the title changed.
+   */
+  autoTitle(id: string, title: string, final: boolean): boolean {
+    const clean = title.trim().slice(0, 200);
+    if (!clean) return false;
+    // Reading first: a named chat never waits for another program's write lock.
+    const row = this.db.prepare('SELECT title_auto FROM conversations WHERE id = ?').get(id) as { title_auto: number } | undefined;
+    if (row?.title_auto !== 1) return false;
+    return this.db.prepare('UPDATE conversations SET title = ?, title_auto = ? WHERE id = ? AND title_auto = 1').run(clean, final ? 0 : 1, id).changes > 0;
   }
 
   settings(id: string): ConversationSettings {
@@ -198,7 +218,10 @@ export class HistoryStore {
         addAtt.run(a.id, a.mimeType, a.byteLength, a.width, a.height);
         link.run(id, i, a.id, a.name ?? '');
       });
-      this.db.prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ? WHERE id = ?').run(id, t, m.conversationId);
+      // The first image a conversation gets is its thumbnail in the list.
+      this.db
+        .prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ?, image_id = coalesce(image_id, ?) WHERE id = ?')
+        .run(id, t, m.attachments?.[0]?.id ?? null, m.conversationId);
       return this.message(id);
     })();
   }

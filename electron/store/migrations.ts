@@ -153,6 +153,23 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    description: 'whether a conversation title is provisional (the first answer names the chat); its first image, for the list',
+    up(db) {
+      // Titles written before this version stay as they are, except empty ones. The first image
+      // is kept on the row: looking it up per conversation made listing 10,000 chats 5x slower.
+      db.exec(`
+        ALTER TABLE conversations ADD COLUMN title_auto INTEGER NOT NULL DEFAULT 0;
+        UPDATE conversations SET title_auto = 1 WHERE title = '';
+        ALTER TABLE conversations ADD COLUMN image_id TEXT;
+        UPDATE conversations SET image_id = (
+          SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
+          WHERE m.conversation_id = conversations.id ORDER BY m.id, ma.position LIMIT 1
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

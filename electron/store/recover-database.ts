@@ -188,5 +188,11 @@ function repairLinks(db: Database.Database): void {
       DELETE FROM message_attachments WHERE message_id NOT IN (SELECT id FROM messages) OR attachment_id NOT IN (SELECT id FROM attachments);
       DELETE FROM catalog_items WHERE job_id NOT IN (SELECT id FROM catalog_jobs);
     `);
+    // The list's thumbnail (migration 7) must name an image that is still linked.
+    if (columnsOf(db, 'conversations').includes('image_id')) {
+      db.exec(`UPDATE conversations SET image_id = (
+        SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
+        WHERE m.conversation_id = conversations.id ORDER BY m.id, ma.position LIMIT 1)`);
+    }
   })();
 }

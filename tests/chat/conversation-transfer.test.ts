@@ -57,6 +57,7 @@ describe('conversation export and import', () => {
     expect(shape(imported.id)).toEqual(original);
     const image = store.getConversation(imported.id).messages[0]!.attachments[0]!;
     expect(await attachments.pathOf(image.id)).toContain(image.id);
+    expect(store.listConversations()[0]!.imageId).toBe(image.id); // the list's thumbnail
     expect(store.allMessages(imported.id)).toHaveLength(3);
   });
 
@@ -69,7 +70,7 @@ describe('conversation export and import', () => {
     writeFileSync(zip, file.data);
     const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n');
     expect(listing[0]).toBe('Mug-photos.md');
-    expect(listing[1]).toMatch(/^images\/[a-f0-9]{16}\.png$/);
+    expect(listing[1]).toBe('images/Mug-photos-1.png'); // named after the chat and the question, not a hash
     const md = execFileSync('unzip', ['-p', zip, 'Mug-photos.md'], { encoding: 'utf8' });
     expect(md).toContain('# Mug photos');
     expect(md).toContain(`![mug.png](${listing[1]})`);

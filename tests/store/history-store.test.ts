@@ -121,6 +121,30 @@ describe('schema and migrations', () => {
     store.close();
   });
 
+  it('migration 7 keeps the titles of older chats (an empty one is still named by its first answer) and finds their first image', () => {
+    const file = tempDb();
+    const v6 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 6) }).db;
+    v6.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('named', 'Image', 1, 1), ('empty', '', 1, 1)").run();
+    v6.prepare("INSERT INTO messages (id, conversation_id, role, text, status, created_at, updated_at) VALUES (1, 'named', 'user', '', 'complete', 1, 1), (2, 'named', 'user', '', 'complete', 1, 1)").run();
+    for (const [message, position, n] of [[2, 0, 3], [1, 1, 2], [1, 0, 1]] as const) {
+      v6.prepare("INSERT OR IGNORE INTO attachments (id, mime_type, byte_length, width, height) VALUES (?, 'image/png', 1, 1, 1)").run(att(n).id);
+      v6.prepare('INSERT INTO message_attachments (message_id, position, attachment_id) VALUES (?, ?, ?)').run(message, position, att(n).id);
+    }
+    v6.close();
+    const store = HistoryStore.open(file);
+    expect(store.autoTitle('named', 'A blue mug', true)).toBe(false);
+    expect(store.autoTitle('empty', 'A blue mug', true)).toBe(true);
+    expect(store.autoTitle('empty', 'Another title', true)).toBe(false); // the first answer's title stays
+    expect(store.listConversations().map((c) => [c.id, c.title, c.imageId]).sort()).toEqual([['empty', 'A blue mug', null], ['named', 'Image', att(1).id]]);
+    // A new chat's first image becomes its thumbnail; later ones do not replace it.
+    const q = store.addMessage({ conversationId: 'empty', parentId: null, role: 'user', text: 'hi', status: 'complete' });
+    expect(store.summary('empty').imageId).toBeNull();
+    store.addMessage({ conversationId: 'empty', parentId: q.id, role: 'user', text: '', status: 'complete', attachments: [att(4), att(5)] });
+    store.addMessage({ conversationId: 'empty', parentId: q.id, role: 'user', text: '', status: 'complete', attachments: [att(6)] });
+    expect(store.summary('empty').imageId).toBe(att(4).id);
+    store.close();
+  });
+
   it('refuses a database from a newer version with a clear message and leaves it unchanged', () => {
     const file = tempDb();
     const db = new Database(file);

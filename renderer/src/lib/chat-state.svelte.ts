@@ -39,7 +39,7 @@ export const PHASE_TEXT: Record<GeneratePhase, string> = {
   generating: 'Answering…',
 };
 
-type StreamName = 'messages.send' | 'messages.regenerate' | 'messages.edit';
+type StreamName = 'messages.send' | 'messages.regenerate' | 'messages.continue' | 'messages.edit';
 
 /** Sent by the remote engine settings after a change, so the chat's engine list follows. */
 export const ENGINES_CHANGED = 'firellava:engines-changed';
@@ -305,6 +305,12 @@ export class ChatState {
     this.run('messages.regenerate', { messageId: message.id });
   }
 
+  /** Grows an answer in place (one cut at Max tokens). */
+  continueAnswer(message: MessageView): void {
+    if (this.generating) return;
+    this.run('messages.continue', { messageId: message.id });
+  }
+
   edit(message: MessageView, text: string): void {
     if (this.generating) return;
     this.run('messages.edit', { messageId: message.id, text });
@@ -440,7 +446,12 @@ export class ChatState {
           this.view.conversation.title = event.conversation.title;
           this.view.conversation.engineId = event.conversation.engineId;
         }
-        if (!this.conversations.some((c) => c.id === event.conversation.id)) this.conversations.unshift(event.conversation);
+        {
+          // A new chat goes on top; a known one takes its new title (named by its first answer).
+          const at = this.conversations.findIndex((c) => c.id === event.conversation.id);
+          if (at < 0) this.conversations.unshift(event.conversation);
+          else this.conversations[at] = event.conversation;
+        }
         break;
       case 'message':
         this.flushDelta();
