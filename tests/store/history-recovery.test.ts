@@ -85,6 +85,7 @@ describe('a damaged chat history', () => {
       expect(recovery.readable).toBe(true);
 
       const complete = expectOnlyOriginals(backend.history, titles);
+      console.log(`random bytes over 2 of ${pages.length} message pages: ${complete}/${CONVERSATIONS} chats complete, ${recovery.messages}/${CONVERSATIONS * TURNS} messages recovered`);
       expect(complete).toBeGreaterThanOrEqual(CONVERSATIONS - 6); // two pages hold a few chats' turns
       expect(complete).toBeLessThan(CONVERSATIONS); // something really was lost
       expect(recovery.messages).toBeGreaterThan(CONVERSATIONS * TURNS * 0.8);
