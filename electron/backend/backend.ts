@@ -45,13 +45,16 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/** What the app keeps in its data folder (with backups, damaged copies and temp files beside them). */
+const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
+
 export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
   // Chats, images and keys are the owner's only (a shared GPU box is the headless use case).
   ensurePrivateDir(dataDir);
-  makeTreePrivate(dataDir);
+  makeTreePrivate(dataDir, (name) => APP_ENTRIES.test(name));
   const attachments = createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const startupNotices = history.recovery ? [recoveryNotice(history.recovery)] : [];

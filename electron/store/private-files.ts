@@ -45,8 +45,12 @@ export function makePrivate(file: string, stat: Stats | null = statOrNull(file))
   return false;
 }
 
-/** At start: fixes a tree written by an older version (or copied in with 0755/0644). Returns how many paths changed. */
-export function makeTreePrivate(root: string): number {
+/**
+ * At start: fixes a tree written by an older version (or copied in with 0755/0644). Below the root,
+ * only entries `owned` names are touched: a data folder pointed at a shared place (say, the home
+ * folder) must not lose other programs' modes. Returns how many paths changed.
+ */
+export function makeTreePrivate(root: string, owned: (name: string) => boolean = () => true): number {
   if (!POSIX) return 0;
   let changed = 0;
   const visit = (p: string, depth: number): void => {
@@ -64,7 +68,7 @@ export function makeTreePrivate(root: string): number {
       } catch {
         return;
       }
-      for (const name of names) visit(path.join(p, name), depth + 1);
+      for (const name of names) if (depth > 0 || owned(name)) visit(path.join(p, name), depth + 1);
     }
   };
   visit(root, 0);

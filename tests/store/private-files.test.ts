@@ -70,7 +70,10 @@ describe.skipIf(process.platform === 'win32')('private data folder', () => {
     const outside = path.join(parent, 'my-model.gguf');
     writeFileSync(outside, 'weights');
     chmodSync(outside, 0o644);
-    symlinkSync(outside, path.join(dataDir, 'linked.gguf'));
+    symlinkSync(outside, path.join(dataDir, 'models-link.gguf'));
+    // Not the app's: a data folder pointed at a shared place keeps other programs' modes.
+    writeFileSync(path.join(dataDir, 'run.sh'), '#!/bin/sh\n');
+    chmodSync(path.join(dataDir, 'run.sh'), 0o755);
     for (const p of [dataDir, path.join(dataDir, 'attachments'), path.join(dataDir, 'attachments', 'thumbs')]) chmodSync(p, 0o755);
     for (const p of ['history.sqlite', 'window-state.json', `attachments/${'a'.repeat(64)}.png`, `attachments/thumbs/${'a'.repeat(64)}.jpg`]) chmodSync(path.join(dataDir, p), 0o644);
 
@@ -84,6 +87,7 @@ describe.skipIf(process.platform === 'win32')('private data folder', () => {
         expect(mode(path.join(dataDir, p)).toString(8), p).toBe('600');
       }
       expect(mode(outside)).toBe(0o644); // the user's own file behind a link is not ours to change
+      expect(mode(path.join(dataDir, 'run.sh'))).toBe(0o755);
     } finally {
       await backend.close();
     }
