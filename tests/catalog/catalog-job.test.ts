@@ -145,7 +145,7 @@ describe('catalog jobs on the real engine', () => {
     const loose = tapped(
       () => undefined,
       (req) => {
-        const schema = structuredClone((req.responseFormat as { schema: { properties: Record<string, { maxLength: number }> } }).schema);
+        const schema = structuredClone((req.responseFormat as unknown as { schema: { properties: Record<string, { maxLength: number }> } }).schema);
         for (const p of Object.values(schema.properties)) p.maxLength *= 3;
         return { ...req, params: { ...req.params, maxTokens: req.params.maxTokens * 3 }, responseFormat: { type: 'json_schema', schema } };
       },
