@@ -13,6 +13,7 @@ import type { ModelManager } from '../models/model-manager';
 import { hfTokenFrom } from '../models/hugging-face';
 import { createModelManager, type TokenStore } from './model-handlers';
 import type { SecretStore } from '../secrets/secret-store';
+import type { FileDialogs } from './catalog-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -26,6 +27,8 @@ export interface BackendOptions {
   hfTokenStore?: TokenStore;
   /** The desktop app's keychain for API and remote engine keys; absent headless. */
   secrets?: SecretStore;
+  /** The desktop app's open/save dialogs for catalog jobs; absent headless. */
+  dialogs?: FileDialogs;
 }
 
 export interface Backend {
@@ -41,7 +44,7 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
@@ -70,6 +73,7 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     onClose: (cleanup) => cleanups.push(cleanup),
     ...(hfTokenStore ? { hfTokenStore } : {}),
     ...(secrets ? { secrets } : {}),
+    ...(dialogs ? { dialogs } : {}),
   });
   return {
     handlers,

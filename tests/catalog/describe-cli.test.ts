@@ -62,7 +62,7 @@ describe('firellava describe', () => {
     expect(rows).toHaveLength(18);
     expect(Object.keys(rows[0]!)).toEqual([...SHOPIFY_COLUMNS]);
     expect(rows.map((x) => x['Image Src'])).toEqual(good);
-    expect(rows.every((x) => x.Vendor === TRICKY.brand && x.Title !== '' && x['Body (HTML)'].startsWith('<p>'))).toBe(true);
+    expect(rows.every((x) => x.Vendor === TRICKY.brand && x.Title !== '' && x['Body (HTML)']!.startsWith('<p>'))).toBe(true);
 
     // Run again: every item is finished, nothing is generated, the same rows are written.
     const again = spawnSync(process.execPath, args(dataDir, out, ['--notes', notes, '--bom']), { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
