@@ -323,11 +323,12 @@ export class CatalogService {
       );
       this.stats.engineMs += performance.now() - t0;
       this.stats.generations++;
+      // A stopped generation can end 'done' with half an answer: it goes back to the queue either way.
+      if (signal.aborted || (last.type === 'error' && last.error.code === 'CANCELLED')) {
+        restore();
+        return 'requeued';
+      }
       if (last.type === 'error') {
-        if (signal.aborted || last.error.code === 'CANCELLED') {
-          restore();
-          return 'requeued';
-        }
         if (last.error.code === 'NO_MODEL') {
           restore();
           if (runner) {
