@@ -52,21 +52,27 @@ export const WOOCOMMERCE_COLUMNS = [
   'Images',
 ] as const;
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 /** Every character of model or user text is text, never markup: the only tags are the ones we write. */
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+export const escapeHtml = (s: string): string =>
+  /[&<>"']/.test(s) ? s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;') : s;
 
 /** Paragraphs (blank lines), line breaks and the bullets as a list; nothing else survives. */
 export function bodyHtml(values: CatalogItemView['values']): string {
-  const parts: string[] = [];
-  const prose = values.longDescription ?? values.shortDescription ?? '';
-  for (const para of prose.split(/\n\s*\n/)) {
-    const p = para.trim();
-    if (p) parts.push(`<p>${p.split('\n').map(escapeHtml).join('<br>')}</p>`);
+  let html = '';
+  let para: string[] = [];
+  const flush = (): void => {
+    if (para.length) html += `<p>${para.join('<br>')}</p>`;
+    para = [];
+  };
+  for (const line of (values.longDescription ?? values.shortDescription ?? '').split('\n')) {
+    const l = line.trim();
+    if (l) para.push(escapeHtml(l));
+    else flush();
   }
+  flush();
   const bullets = (values.bullets ?? '').split('\n').map((b) => b.trim()).filter(Boolean);
-  if (bullets.length) parts.push(`<ul>${bullets.map((b) => `<li>${escapeHtml(b)}</li>`).join('')}</ul>`);
-  return parts.join('');
+  if (bullets.length) html += `<ul>${bullets.map((b) => `<li>${escapeHtml(b)}</li>`).join('')}</ul>`;
+  return html;
 }
 
 /** Shopify handles are lower-case ASCII words joined by '-'; non-Latin titles fall back to the file name. */
