@@ -213,6 +213,19 @@ describe('catalog jobs on the real engine', () => {
     expect(svc.store.items(job.id).map((i) => i.fileName)).toEqual(['a.png', 'b.png']);
   });
 
+  it('an item in flight at two crashes of the whole process becomes an error row instead of a crash loop', async () => {
+    const first = service();
+    const { job } = first.create({ name: 'loop', template: SMALL, items: await photos(first, 2, 6), start: false });
+    const [poison, other] = first.store.items(job.id);
+    // Two processes that died while describing the same photo (attempts are counted before the engine is asked).
+    first.store.markRunning(poison!.id);
+    expect(service().store.item(poison!.id).status).toBe('pending');
+    first.store.markRunning(poison!.id);
+    const third = service();
+    expect(third.store.item(poison!.id)).toMatchObject({ status: 'error', attempts: 2, error: expect.stringMatching(/stopped twice/) });
+    expect(third.store.item(other!.id).status).toBe('pending');
+  });
+
   it('a killed engine worker fails only its item: retried once, then an error row; the job goes on', async () => {
     let store: CatalogStore | null = null;
     const kills = new Map<string, number>();
