@@ -2,7 +2,7 @@
 // validation) as images pasted into the chat UI. Offline-first: http(s) URLs are fetched only
 // when the user turned fetching on.
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import { MAX_ATTACHMENT_BYTES } from '../attachments/image-inspect';
 import { AppErrorException, toAppError } from '../shared/errors';
@@ -25,14 +25,6 @@ export interface StoredImage {
 }
 
 const DATA_URL = /^data:([^,]*?),/i;
-
-async function isFile(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export function decodeDataUrl(url: string, param: string): Uint8Array {
   const head = DATA_URL.exec(url.slice(0, 300));
@@ -74,11 +66,16 @@ async function fetchImage(url: string, param: string, timeoutMs: number): Promis
   return Buffer.concat(chunks);
 }
 
-/** The image stored earlier for the same input, unless its file was removed from the store since. */
+/**
+ * The image stored earlier for the same input, unless its file was removed or damaged since (its
+ * id is the hash of its bytes): then it is stored again, so a bad file never reaches the engine.
+ * Hashing the stored file costs far less than decoding the upload again.
+ */
 async function seenImage(options: ImageInputOptions, key: string): Promise<StoredImage | null> {
   const known = options.seen?.get(key);
   if (!known) return null;
-  if (await isFile(known.path)) return known;
+  const bytes = await readFile(known.path).catch(() => null);
+  if (bytes && createHash('sha256').update(bytes).digest('hex') === known.id) return known;
   options.seen?.delete(key);
   return null;
 }

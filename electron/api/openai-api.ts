@@ -7,10 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
+import { generationLimitOf } from '../engine/generation-limit';
 import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
 import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS } from '../server/auth';
 import { BodyTooLarge, readBody } from '../server/http-io';
 import type { GenerationParams } from '../shared/contract';
+import { toAppError } from '../shared/errors';
 import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
 import { ApiError, badRequest, fromAppError } from './api-errors';
 import {
@@ -25,6 +27,7 @@ import {
 } from './api-schemas';
 import { storeImageUrl, type StoredImage } from './image-input';
 import { toEngineFormat } from './response-format';
+import { withRequestLog, type RequestLog } from './request-log';
 import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
@@ -32,7 +35,6 @@ export const API_PREFIX = '/v1';
 export const API_MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** OpenAI generates until the context is full; a bound keeps a forgotten client from holding the queue. */
 export const DEFAULT_MAX_TOKENS = 2048;
-export const DEFAULT_MAX_PENDING = 8;
 /** Names accepted for the loaded model besides its file name (Fireworks' ids, so their examples run unchanged). */
 export const MODEL_ALIASES: readonly string[] = ['firellava-13b', 'firellava', 'accounts/fireworks/models/firellava-13b'];
 
@@ -50,6 +52,8 @@ export interface OpenAiApiOptions {
   maxBodyBytes?: number;
   /** Engine requests (running + waiting) at which new ones get 429. */
   maxPending?: number;
+  /** Receives one line per request (id, method, route, status, ms); none by default. */
+  log?: RequestLog;
 }
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -87,16 +91,13 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
   const corsOrigins = new Set((options.corsOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase()));
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
-  const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+  const limit = generationLimitOf(engine);
+  const maxPending = options.maxPending ?? limit.max;
   const imageOptions = { attachments, fetchImages: options.fetchImages ?? false, seen: new Map<string, StoredImage>() };
-  /** Moving average of request durations, for Retry-After. */
-  let avgRequestMs = 2000;
 
   const baseHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    // The official clients expose it as `_request_id`.
-    res.setHeader('x-request-id', newId('req'));
   };
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -246,29 +247,21 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
         turns.push({ role, text, images });
       }
     }
-    if (turns.length === 0) throw badRequest('messages must contain at least one user message', 'messages');
-    if (turns[0]!.role !== 'user') throw badRequest('The conversation must start with a user message (after any system messages)', 'messages');
-    if (turns[turns.length - 1]!.role !== 'user') throw badRequest('The last message must be a user message', 'messages');
+    if (turns.length === 0) throw badRequest('messages must contain at least one user or assistant message', 'messages');
+    // A last assistant message is a prefill: the prompt ends inside that answer and the model
+    // continues it (prompt-format.ts); a leading one is a greeting.
     return { system: system.join('\n\n'), turns };
   };
 
   // Requests still decoding their images hold a slot too: a burst of image bombs must meet the 429
-  // before it decodes, not after.
-  let preparing = 0;
+  // before it decodes, not after. The slots are the engine's, shared with /rpc sends.
   const checkQueue = (): (() => void) => {
-    const pending = (engine.queueLength?.() ?? 0) + preparing;
-    if (pending >= maxPending) {
-      const seconds = Math.max(1, Math.ceil((avgRequestMs * pending) / 1000));
-      throw new ApiError(429, `The engine has ${pending} requests in progress or waiting (limit ${maxPending}); retry in about ${seconds} s`, 'rate_limit_error', 'queue_full', null, {
-        'Retry-After': String(seconds),
-      });
+    try {
+      return limit.take(maxPending);
+    } catch (err) {
+      const busy = toAppError(err);
+      throw new ApiError(429, busy.message, 'rate_limit_error', 'queue_full', null, { 'Retry-After': String(busy.retryAfterSeconds ?? 1) });
     }
-    preparing++;
-    let held = true;
-    return () => {
-      if (held) preparing--;
-      held = false;
-    };
   };
 
   // --- generation and responses ------------------------------------------------------------------
@@ -332,7 +325,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       },
       controller.signal,
     );
-    avgRequestMs = 0.8 * avgRequestMs + 0.2 * (performance.now() - began);
+    limit.recordDuration(performance.now() - began);
     if (controller.signal.aborted || res.destroyed) return;
 
     if (terminal.type === 'error') {
@@ -410,7 +403,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     paramsOf,
     sendJson,
     sendError,
-    onDuration: (ms) => (avgRequestMs = 0.8 * avgRequestMs + 0.2 * ms),
+    onDuration: (ms) => limit.recordDuration(ms),
   });
 
   // --- access control and routing ----------------------------------------------------------------
@@ -489,7 +482,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     throw new ApiError(404, `Invalid URL (${req.method} ${url.pathname.slice(0, 200)})`, 'invalid_request_error', 'unknown_url');
   };
 
-  return async (req, res) => {
+  return withRequestLog(async (req, res) => {
     try {
       await route(req, res);
     } catch (err) {
@@ -498,5 +491,5 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       if (!res.headersSent) sendError(res, new ApiError(500, 'Internal error', 'server_error', 'internal'));
       else res.destroy();
     }
-  };
+  }, options.log);
 }

@@ -129,7 +129,9 @@ export function createAttachmentStore(dataDir: string): AttachmentStore {
       const id = createHash('sha256').update(image.bytes).digest('hex');
       const target = path.join(dir, `${id}.${image.ext}`);
       const info: AttachmentInfo = { id, mimeType: MIME_OF[image.ext]!, byteLength: image.bytes.byteLength, width: image.width, height: image.height };
-      if (await isFile(target)) {
+      // A stored copy damaged on disk since is written again: the same image must not keep failing.
+      const existing = await fs.readFile(target).catch(() => null);
+      if (existing?.equals(image.bytes)) {
         await fs.utimes(target, new Date(), new Date()).catch(() => undefined); // fresh again for collect()
         return info;
       }

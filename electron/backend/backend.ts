@@ -62,6 +62,8 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
         .catch(() => undefined);
     }),
   );
+  const offBroken = engine.onPairBroken?.((pair, message) => void models.markBroken(pair, message).catch(() => undefined));
+  if (offBroken) cleanups.push(offBroken);
   const handlers = createBackendHandlers({
     engine,
     attachments,

@@ -30,6 +30,7 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'messages.switchVersion': async ({ messageId }) => history.getConversation(history.switchVersion(messageId)),
     'messages.send': (input, emit, signal) => chat.send(input, emit, signal),
     'messages.regenerate': ({ messageId }, emit, signal) => chat.regenerate(messageId, emit, signal),
+    'messages.continue': ({ messageId }, emit, signal) => chat.continue(messageId, emit, signal),
     'messages.edit': (input, emit, signal) => chat.edit(input, emit, signal),
     'conversations.export': async ({ id, format }) => exportConversation(history, attachments, id, format),
     'conversations.import': async ({ data }) => importConversation(history, attachments, data),

@@ -4,6 +4,7 @@
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn } from '../engine/engine';
 import { EngineRegistry, type ResolvedEngine } from '../engine/engine-registry';
+import { generationLimitOf, type GenerationLimit } from '../engine/generation-limit';
 import type { GenerationParams } from '../shared/contract';
 import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, MessageView } from '../shared/contracts/conversations';
 import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
@@ -54,12 +55,17 @@ export class ChatService {
   private readonly unsaved = new Map<number, FinalSave>();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MS.first;
+  private readonly localEngine: Engine;
+  /** The local engine's queue bound, shared with /v1. */
+  private readonly limit: GenerationLimit;
 
   constructor(options: ChatServiceOptions) {
     this.store = options.store;
     this.engines = options.engines ?? new EngineRegistry({ local: options.engine });
     this.attachments = options.attachments;
     this.flushMs = options.flushMs ?? FLUSH_MS;
+    this.localEngine = options.engine;
+    this.limit = generationLimitOf(options.engine);
     this.interruptedAtStart = this.store.markInterrupted();
   }
 
@@ -67,6 +73,22 @@ export class ChatService {
     input: { conversationId?: string | undefined; parentId?: number | null | undefined; text: string; attachments: { id: string; name: string }[] },
     emit: Emit,
     signal: AbortSignal,
+  ): Promise<void> {
+    if (input.conversationId) this.assertIdle(input.conversationId);
+    // Refused before anything is written: the question stays in the composer.
+    const slot = this.admit(input.conversationId);
+    try {
+      await this.sendAdmitted(input, emit, signal, slot);
+    } finally {
+      slot();
+    }
+  }
+
+  private async sendAdmitted(
+    input: { conversationId?: string | undefined; parentId?: number | null | undefined; text: string; attachments: { id: string; name: string }[] },
+    emit: Emit,
+    signal: AbortSignal,
+    slot: () => void,
   ): Promise<void> {
     let conversationId = input.conversationId;
     if (!conversationId) {
@@ -83,7 +105,7 @@ export class ChatService {
     emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     const user = this.store.addMessage({ conversationId, parentId, role: 'user', text: input.text, status: 'complete', attachments });
     emit({ type: 'message', message: user });
-    await this.answer(user, emit, signal);
+    await this.answer(user, emit, signal, slot);
   }
 
   async regenerate(messageId: number, emit: Emit, signal: AbortSignal): Promise<void> {
@@ -94,13 +116,27 @@ export class ChatService {
     const user = this.store.message(userId);
     this.assertIdle(user.conversationId);
     this.assertNotTrashed(user.conversationId);
-    await this.answer(user, emit, signal);
+    const slot = this.admit(user.conversationId);
+    try {
+      await this.answer(user, emit, signal, slot);
+    } finally {
+      slot();
+    }
   }
 
   async edit(input: { messageId: number; text: string; attachments?: { id: string; name: string }[] | undefined }, emit: Emit, signal: AbortSignal): Promise<void> {
     const original = this.store.message(input.messageId);
     if (original.role !== 'user') throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Only your own messages can be edited' });
     this.assertIdle(original.conversationId);
+    const slot = this.admit(original.conversationId);
+    try {
+      await this.editAdmitted(original, input, emit, signal, slot);
+    } finally {
+      slot();
+    }
+  }
+
+  private async editAdmitted(original: MessageView, input: { text: string; attachments?: { id: string; name: string }[] | undefined }, emit: Emit, signal: AbortSignal, slot: () => void): Promise<void> {
     const attachments = input.attachments ? await this.describe(input.attachments) : original.attachments;
     if (input.text.trim() === '' && attachments.length === 0) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Write a message or attach an image' });
     const user = this.store.addMessage({
@@ -112,7 +148,31 @@ export class ChatService {
       attachments,
     });
     emit({ type: 'message', message: user });
-    await this.answer(user, emit, signal);
+    await this.answer(user, emit, signal, slot);
+  }
+
+  /** A place in the local engine's queue (ENGINE_BUSY when full); remote engines keep their own limits. */
+  private admit(conversationId: string | undefined): () => void {
+    const engineId = conversationId ? this.store.summary(conversationId).engineId : null;
+    return this.engines.isLocal(engineId) ? this.limit.take() : () => undefined;
+  }
+
+  /**
+   * Continues an answer in place (one cut at Max tokens, or stopped): the prompt ends inside it
+   * (prefill), the new text streams onto it and is saved with the new finish reason.
+   */
+  async continue(messageId: number, emit: Emit, signal: AbortSignal): Promise<void> {
+    const target = this.store.message(messageId);
+    if (target.role !== 'assistant' || target.parentId === null) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Only an answer can be continued' });
+    if (target.text.trim() === '') throw new AppErrorException({ code: 'INVALID_INPUT', message: 'This answer is empty: regenerate it instead' });
+    this.assertIdle(target.conversationId);
+    this.assertNotTrashed(target.conversationId);
+    const slot = this.admit(target.conversationId);
+    try {
+      await this.answer(this.store.message(target.parentId), emit, signal, slot, target);
+    } finally {
+      slot();
+    }
   }
 
   /** null: the conversation follows the global default engine. */
@@ -170,9 +230,10 @@ export class ChatService {
     return target;
   }
 
-  private async turnsFor(user: MessageView): Promise<EngineTurn[]> {
+  /** The conversation down to `last`: a user message to answer, or an answer to continue. */
+  private async turnsFor(last: MessageView): Promise<EngineTurn[]> {
     const turns: EngineTurn[] = [];
-    for (const m of this.store.pathTo(user.id)) {
+    for (const m of this.store.pathTo(last.id)) {
       // An empty answer (failed or stopped at once) would only confuse the model.
       if (m.role === 'assistant' && m.text.trim() === '') continue;
       const images = [];
@@ -182,14 +243,19 @@ export class ChatService {
     return turns;
   }
 
-  private async answer(user: MessageView, emit: Emit, signal: AbortSignal): Promise<void> {
+  /**
+   * Answers `user` in a new message, or with `continued` grows that answer in place. slot: the
+   * queue place taken by admit, given back once the engine counts the request.
+   */
+  private async answer(user: MessageView, emit: Emit, signal: AbortSignal, slot: () => void, continued?: MessageView): Promise<void> {
     const conversationId = user.conversationId;
     this.assertIdle(conversationId);
     const stopper = new AbortController();
     this.running.set(conversationId, stopper);
     let assistant: MessageView | null = null;
-    let text = '';
-    let flushed = '';
+    const before = continued?.text ?? '';
+    let text = before;
+    let flushed = before;
     let timer: NodeJS.Timeout | undefined;
     /** The last failed save, while the text lives only in memory. */
     let saveError: AppError | null = null;
@@ -213,18 +279,22 @@ export class ChatService {
     let error: string | null = null;
     let stats: MessageStats | null = null;
     try {
-      const turns = await this.turnsFor(user);
+      const turns = await this.turnsFor(continued ?? user);
       const settings = this.store.settings(conversationId);
       const params: GenerationParams = { ...DEFAULT_PARAMS, ...settings.params };
       const target = await this.engineFor(conversationId, emit);
-      assistant = this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming', engine: target.answeredBy });
+      // Streaming again: a crash now leaves it "interrupted", with the text so far.
+      assistant = continued
+        ? this.store.finishMessage(continued.id, { status: 'streaming', text: before, error: null, stats: continued.stats })
+        : this.store.addMessage({ conversationId, parentId: user.id, role: 'assistant', text: '', status: 'streaming', engine: target.answeredBy });
       emit({ type: 'message', message: assistant });
       // No engine to ask (e.g. a remote one without its key): the answer says why, the question stays.
       if (target.error) throw new AppErrorException(target.error);
       const messageId = assistant.id;
       timer = setInterval(flush, this.flushMs);
       const both = AbortSignal.any([signal, stopper.signal]);
-      const last = await target.engine.generate(
+      const began = performance.now();
+      const generating = target.engine.generate(
         { conversationId, system: settings.system, turns, params },
         (event) => {
           if (event.type === 'delta') {
@@ -236,12 +306,15 @@ export class ChatService {
         },
         both,
       );
+      slot(); // the engine's queue counts it from here
+      const last = await generating;
+      if (target.engine === this.localEngine) this.limit.recordDuration(performance.now() - began);
       if (last.type === 'done') {
-        text = last.text || text;
+        if (last.text) text = before + last.text;
         status = last.finishReason === 'cancelled' || both.aborted ? 'stopped' : 'complete';
         stats = {
           finishReason: last.finishReason,
-          completionTokens: last.usage.completionTokens,
+          completionTokens: (continued?.stats?.completionTokens ?? 0) + last.usage.completionTokens,
           tokensPerSecond: last.timings.tokensPerSecond,
           ttftMs: last.timings.ttftMs,
           totalMs: last.timings.totalMs,

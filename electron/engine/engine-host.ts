@@ -1,16 +1,19 @@
 // The local engine: validates weights, picks a GPU build and layer count, and drives the worker
-// process. A worker crash fails only the request in flight; the next request restarts it.
+// process (worker-link.ts). A worker crash fails only the request in flight; the next request
+// restarts it, unless the pair killed it twice at load or on its first answer (crash-report.ts).
 import path from 'node:path';
-import { fail, ok, type AppError, type Result } from '../shared/errors';
+import { ok, type AppError, type Result } from '../shared/errors';
 import type { EngineDeviceInfo, EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import { CrashLedger, type CrashFacts } from './crash-report';
 import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
 import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
 import { validateModelPair, type ModelPairInfo } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
-import { spawnNodeWorker, spawnNodeWorkerLive, type SpawnWorker, type WorkerProcess } from './worker-process';
-import type { CompleteResult, LibVariant, LoadParams, RequestKind, RequestMap, WorkerDevice, WorkerEvent, WorkerToHost } from './worker-protocol';
+import { WorkerLink } from './worker-link';
+import { spawnNodeWorker, spawnNodeWorkerLive, type SpawnWorker } from './worker-process';
+import type { CompleteResult, LibVariant, LoadParams, WorkerDevice } from './worker-protocol';
 
 export interface LocalEngineOptions {
   /** Built worker bundle; defaults to dist/engine/engine-worker.cjs beside the calling bundle. */
@@ -29,13 +32,6 @@ export interface LocalEngineOptions {
 }
 
 type Terminal = GenerateEvent & { type: 'done' | 'error' };
-
-interface Pending {
-  resolve: (result: Result<unknown>) => void;
-  onEvent?: (event: WorkerEvent) => void;
-}
-
-const OUTPUT_TAIL_CHARS = 4000;
 
 export function defaultWorkerEntry(): string {
   // Bundles live in dist/<name>/; the worker bundle is dist/engine/engine-worker.cjs.
@@ -58,11 +54,7 @@ function footprintOf(info: ModelPairInfo): ModelFootprint {
 const BACKEND_LABEL: Record<LibVariant, string> = { cuda: 'CUDA', vulkan: 'Vulkan', default: 'Metal' };
 
 export class LocalEngine implements Engine {
-  private worker: WorkerProcess | null = null;
-  private workerReady: Promise<void> | null = null;
-  private outputTail = '';
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly link: WorkerLink;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<(status: EngineStatus) => void>();
   private current: EngineStatus = NO_MODEL_STATUS;
@@ -74,8 +66,22 @@ export class LocalEngine implements Engine {
   private disposed = false;
   /** Requests waiting for or holding the worker; more than zero means a new one queues. */
   private chainBusy = 0;
+  private readonly crashes = new CrashLedger();
+  private readonly brokenListeners = new Set<(pair: ModelPair, message: string) => void>();
+  /** The loaded pair has answered (or survived) a request since its last load. */
+  private answeredSinceLoad = false;
 
-  constructor(private readonly options: LocalEngineOptions = {}) {}
+  constructor(private readonly options: LocalEngineOptions = {}) {
+    this.link = new WorkerLink({
+      // Live output only for someone watching it; otherwise the host is not woken for every log line.
+      spawn: options.spawn ?? (options.onLog ? spawnNodeWorkerLive : spawnNodeWorker),
+      entry: options.workerEntry ?? defaultWorkerEntry(),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+      onExit: (error) => {
+        if (this.loadedParams && !this.disposed) this.reportCrash(error);
+      },
+    });
+  }
 
   status(): EngineStatus {
     return this.current;
@@ -84,6 +90,12 @@ export class LocalEngine implements Engine {
   onStatus(listener: (status: EngineStatus) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** A pair crashed the worker twice (at load or on its first answer) and will not be loaded again. */
+  onPairBroken(listener: (pair: ModelPair, message: string) => void): () => void {
+    this.brokenListeners.add(listener);
+    return () => this.brokenListeners.delete(listener);
   }
 
   load(pair: ModelPair): Promise<Result<EngineStatus>> {
@@ -108,7 +120,7 @@ export class LocalEngine implements Engine {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    this.killWorker();
+    this.link.dispose();
   }
 
   queueLength(): number {
@@ -134,7 +146,7 @@ export class LocalEngine implements Engine {
 
   /** Test and benchmark hook: the worker's pid, to kill it from outside. */
   workerPid(): number | undefined {
-    return this.worker?.pid;
+    return this.link.pid;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -157,6 +169,12 @@ export class LocalEngine implements Engine {
       return checked;
     }
     const info = checked.value;
+    const brokenWhy = this.crashes.brokenReason(pair);
+    if (brokenWhy) {
+      const error: AppError = { code: 'MODEL_LOAD_FAILED', message: brokenWhy };
+      this.setStatus({ state: 'error', message: brokenWhy, error, progress: null });
+      return { ok: false, error };
+    }
     this.setStatus({
       state: 'loading',
       message: `Loading ${info.model.name}…`,
@@ -192,17 +210,19 @@ export class LocalEngine implements Engine {
         visionOnGpu: plan.visionOnGpu,
         nThreads: this.options.nThreads ?? 0,
       };
-      const loaded = await this.request('load', params);
+      const loaded = await this.link.request('load', params);
       if (!loaded.ok) {
-        // A GPU load that fails (or crashes the worker) still leaves the CPU build to try.
-        if (gpu) {
-          fallbackReason = `Loading on ${gpu.name} (${BACKEND_LABEL[variant]}) failed: ${loaded.error.message}`;
+        const error = this.crashed(loaded.error, 'load', pair, false);
+        // A GPU load that fails (or crashes the worker once) still leaves the CPU build to try.
+        if (gpu && !this.crashes.brokenReason(pair)) {
+          fallbackReason = `Loading on ${gpu.name} (${BACKEND_LABEL[variant]}) failed: ${error.message}`;
           continue;
         }
-        this.setStatus({ state: 'error', message: loaded.error.message, error: loaded.error, progress: null });
-        return loaded;
+        this.setStatus({ state: 'error', message: error.message, error, progress: null });
+        return { ok: false, error };
       }
       this.loadedParams = params;
+      this.answeredSinceLoad = false;
       const onGpu = gpu !== undefined && plan.nGpuLayers > 0;
       const device = onGpu ? { backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes } : { backend: 'cpu', name: 'CPU', memoryBytes: null };
       if (!onGpu && !fallbackReason && !this.options.cpuOnly) fallbackReason = gpu ? `${gpu.name} has too little free memory for this model` : 'No supported GPU was found';
@@ -243,9 +263,9 @@ export class LocalEngine implements Engine {
 
   /** The best usable GPU of one build (undefined: none), with its marketing name; remembered for probeDevices. */
   private async gpuOf(variant: LibVariant): Promise<Result<WorkerDevice | undefined>> {
-    const devices = await this.request('devices', { libVariant: variant });
+    const devices = await this.link.request('devices', { libVariant: variant });
     if (!devices.ok) return devices;
-    const names = parseDeviceNames(this.outputTail);
+    const names = parseDeviceNames(this.link.output);
     const named = devices.value.devices.map((d) => ({ ...d, name: names.get(d.name) ?? d.name }));
     const gpu = this.options.cpuOnly ? undefined : usableGpus(named)[0];
     if (gpu) this.knownGpus = [{ backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes }];
@@ -261,15 +281,20 @@ export class LocalEngine implements Engine {
     if (!this.loadedParams) {
       return { type: 'error', error: { code: 'NO_MODEL', message: 'No model is loaded yet: choose or download one first' } };
     }
-    if (!this.worker) {
+    const pair: ModelPair = { model: this.loadedParams.model, mmproj: this.loadedParams.mmproj };
+    const brokenWhy = this.crashes.brokenReason(pair);
+    if (brokenWhy) return { type: 'error', error: { code: 'MODEL_LOAD_FAILED', message: brokenWhy } };
+    if (!this.link.alive) {
       // The worker died earlier: restart it and reload the same weights before answering.
       onEvent({ type: 'phase', phase: 'loading-model' });
       this.setStatus({ state: 'loading', message: 'Restarting the engine…', progress: 0 });
-      const reloaded = await this.request('load', this.loadedParams);
+      const reloaded = await this.link.request('load', this.loadedParams);
       if (!reloaded.ok) {
-        this.setStatus({ state: 'error', message: reloaded.error.message, error: reloaded.error, progress: null });
-        return { type: 'error', error: reloaded.error };
+        const error = this.crashed(reloaded.error, 'load', pair, false);
+        this.setStatus({ state: 'error', message: error.message, error, progress: null });
+        return { type: 'error', error };
       }
+      this.answeredSinceLoad = false;
       if (this.readyStatus) this.setStatus(this.readyStatus);
     }
 
@@ -279,8 +304,8 @@ export class LocalEngine implements Engine {
 
     let ttftMs: number | null = null;
     let id = 0;
-    const onAbort = () => this.worker?.send({ type: 'cancel', id });
-    const result = await this.request(
+    const onAbort = () => this.link.cancel(id);
+    const result = await this.link.request(
       'complete',
       {
         prompt: formatted.prompt,
@@ -311,6 +336,15 @@ export class LocalEngine implements Engine {
       },
     );
     signal?.removeEventListener('abort', onAbort);
+    if (!result.ok && result.error.code === 'ENGINE_CRASHED' && !this.answeredSinceLoad) {
+      const error = this.crashed(result.error, 'first-request', pair, formatted.mediaPaths.length > 0);
+      const message = error.code === 'ENGINE_CRASHED' ? `${error.message}. It restarts with your next message` : error.message;
+      this.setStatus({ state: 'error', message, error, progress: null });
+      return { type: 'error', error };
+    }
+    // The worker came through its first request: earlier crashes were not this pair's fault.
+    this.answeredSinceLoad = true;
+    this.crashes.clear(pair);
     if (!result.ok) return { type: 'error', error: result.error };
     return this.finish(result.value, ttftMs, accepted);
   }
@@ -336,6 +370,15 @@ export class LocalEngine implements Engine {
     };
   }
 
+  /** A worker death on this pair: named with the file and likely cause, counted, and on the second one the pair is broken. */
+  private crashed(error: AppError, stage: CrashFacts['stage'], pair: ModelPair, withImage: boolean): AppError {
+    const exit = this.link.lastExit;
+    if (error.code !== 'ENGINE_CRASHED' || !exit || this.disposed) return error;
+    const { message, broken } = this.crashes.record({ stage, pair, withImage, ...exit });
+    if (broken) for (const listener of this.brokenListeners) listener(pair, message);
+    return { code: broken ? 'MODEL_LOAD_FAILED' : 'ENGINE_CRASHED', message, ...(error.detail ? { detail: error.detail } : {}) };
+  }
+
   private reportCrash(error: AppError): void {
     this.setStatus({
       state: 'error',
@@ -343,85 +386,6 @@ export class LocalEngine implements Engine {
       error,
       progress: null,
     });
-  }
-
-  // --- worker plumbing -------------------------------------------------------------------------
-
-  private ensureWorker(): Promise<void> {
-    if (this.worker && this.workerReady) return this.workerReady;
-    if (this.disposed) return Promise.reject(new Error('engine disposed'));
-    // Live output only for someone watching it; otherwise the host is not woken for every log line.
-    const spawn = this.options.spawn ?? (this.options.onLog ? spawnNodeWorkerLive : spawnNodeWorker);
-    const worker = spawn(this.options.workerEntry ?? defaultWorkerEntry());
-    this.worker = worker;
-    this.outputTail = '';
-    worker.onOutput((chunk) => {
-      this.outputTail = (this.outputTail + chunk).slice(-OUTPUT_TAIL_CHARS);
-      this.options.onLog?.(chunk);
-    });
-    let markReady!: () => void;
-    let markFailed!: (err: Error) => void;
-    this.workerReady = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
-    worker.onMessage((message) => {
-      if (message.type === 'ready') markReady();
-      else this.onWorkerMessage(message);
-    });
-    worker.onExit((code, signal) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
-      this.workerReady = null;
-      const how = signal ? `signal ${signal}` : `exit code ${code}`;
-      const error: AppError = {
-        code: 'ENGINE_CRASHED',
-        message: `The engine process stopped unexpectedly (${how})`,
-        detail: this.outputTail.trim().split('\n').slice(-12).join('\n'),
-      };
-      markFailed(new Error(error.message));
-      if (this.loadedParams && !this.disposed) this.reportCrash(error);
-      for (const [, pending] of this.pending) pending.resolve({ ok: false, error });
-      this.pending.clear();
-    });
-    return this.workerReady;
-  }
-
-  private onWorkerMessage(message: Exclude<WorkerToHost, { type: 'ready' }>): void {
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    if (message.type === 'event') {
-      pending.onEvent?.(message.event);
-      return;
-    }
-    this.pending.delete(message.id);
-    pending.resolve(message.ok ? { ok: true, value: message.value } : { ok: false, error: message.error });
-  }
-
-  private async request<K extends RequestKind>(
-    kind: K,
-    params: RequestMap[K]['params'],
-    onEvent?: (event: WorkerEvent) => void,
-    onSent?: (id: number) => void,
-  ): Promise<Result<RequestMap[K]['result']>> {
-    try {
-      await this.ensureWorker();
-    } catch (err) {
-      return fail('ENGINE_CRASHED', 'The engine process could not start', err instanceof Error ? err.message : String(err));
-    }
-    const worker = this.worker;
-    if (!worker) return fail('ENGINE_CRASHED', 'The engine process stopped while starting');
-    const id = this.nextId++;
-    const done = new Promise<Result<unknown>>((resolve) => this.pending.set(id, onEvent ? { resolve, onEvent } : { resolve }));
-    worker.send({ type: 'request', id, kind, params } as never);
-    onSent?.(id);
-    return (await done) as Result<RequestMap[K]['result']>;
-  }
-
-  private killWorker(): void {
-    const worker = this.worker;
-    if (!worker) return;
-    worker.kill();
   }
 }
 

@@ -154,6 +154,12 @@ export class EngineRegistry {
     return { ok: true, message: `Connected: ${key ? 'the key was accepted and ' : ''}${served}.${missing}${plain}`, models };
   }
 
+  /** Whether resolve(engineId) answers with the local engine (same fallback), without reading any key. */
+  isLocal(engineId: string | null): boolean {
+    const id = engineId ?? this.state.defaultEngineId;
+    return (this.has(id) ? id : this.has(this.state.defaultEngineId) ? this.state.defaultEngineId : LOCAL_ENGINE_ID) === LOCAL_ENGINE_ID;
+  }
+
   /** The engine for a conversation's choice (null: the default); a removed remote falls back to the default. */
   async resolve(engineId: string | null): Promise<ResolvedEngine> {
     let notice: string | null = null;

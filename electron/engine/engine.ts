@@ -50,6 +50,8 @@ export interface Engine {
   queueLength?(): number;
   /** GPUs usable without loading a model; null when not known yet. */
   probeDevices?(): Promise<EngineDeviceInfo[] | null>;
+  /** A pair crashed the engine twice and is refused from now on (the library marks it broken). */
+  onPairBroken?(listener: (pair: ModelPair, message: string) => void): () => void;
 }
 
 /** Before any model is loaded. */

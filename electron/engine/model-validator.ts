@@ -3,9 +3,11 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fail, ok, type Result } from '../shared/errors';
+import { checkVisionTower } from './clip-checks';
+import { checkLlamaHyperparameters } from './llama-checks';
+import { checkTokenizer } from './tokenizer-checks';
 import {
   GgufFormatError,
-  metaArray,
   metaBool,
   metaNumber,
   metaString,
@@ -127,12 +129,13 @@ function describeModel(file: GgufFile): TextModelInfo {
   const nHeadKv = metaNumber(file, 'llama.attention.head_count_kv') ?? nHead;
   const nFf = need('llama.feed_forward_length');
   const nCtxTrain = need('llama.context_length');
-  if (!Number.isInteger(nHeadKv) || nHeadKv <= 0 || nHead % nHeadKv !== 0) throw bad(`head_count_kv ${nHeadKv} does not divide head_count ${nHead}`);
-  if (nEmbd % nHead !== 0) throw bad(`embedding_length ${nEmbd} is not a multiple of head_count ${nHead}`);
+  if (nEmbd % nHead !== 0) throw bad(`llama.attention.head_count ${nHead} does not divide llama.embedding_length ${nEmbd}`);
+  if (!Number.isInteger(nHeadKv) || nHeadKv <= 0 || nHead % nHeadKv !== 0) {
+    throw bad(`llama.attention.head_count_kv ${nHeadKv} does not divide llama.attention.head_count ${nHead}`);
+  }
 
-  const tokens = metaArray(file, 'tokenizer.ggml.tokens');
-  if (!tokens || tokens.items.length === 0) throw bad('it has no tokenizer vocabulary (tokenizer.ggml.tokens)');
-  const nVocab = tokens.items.length;
+  checkLlamaHyperparameters(file, { nEmbd, nHead, nLayer, nCtxTrain }, bad);
+  const nVocab = checkTokenizer(file, bad);
 
   const tensor = (name: string, dims: number[], required = true): GgufTensorInfo | undefined => {
     const t = file.tensorsByName.get(name);
@@ -214,38 +217,12 @@ function describeMmproj(file: GgufFile): MmprojInfo {
   if (projectorType === undefined) throw bad('clip.projector_type is missing');
   if (projectorType !== 'mlp') throw bad(`projector type is "${projectorType}", but FireLLaVA (LLaVA-1.5) needs "mlp"`);
 
-  const need = (key: string): number => {
-    const v = metaNumber(file, key);
-    if (v === undefined || !Number.isFinite(v) || v <= 0) throw bad(`${key} is missing or not positive`);
-    return v;
-  };
-  const imageSize = need('clip.vision.image_size');
-  const patchSize = need('clip.vision.patch_size');
-  const visionEmbd = need('clip.vision.embedding_length');
-  const visionLayers = need('clip.vision.block_count');
-  need('clip.vision.attention.head_count');
-  need('clip.vision.feed_forward_length');
-  need('clip.vision.attention.layer_norm_epsilon');
+  const { imageSize, patchSize, visionEmbd, visionLayers } = checkVisionTower(file, bad);
   const projDimRaw = metaNumber(file, 'clip.vision.projection_dim');
   if (projDimRaw === undefined) throw bad('clip.vision.projection_dim is missing'); // llama.cpp requires the key
-  for (const key of ['clip.vision.image_mean', 'clip.vision.image_std']) {
-    const a = metaArray(file, key);
-    if (!a || a.items.length < 3 || a.items.some((x) => typeof x !== 'number')) throw bad(`${key} must hold 3 numbers`);
-  }
 
-  const t = (name: string): GgufTensorInfo => {
-    const found = file.tensorsByName.get(name);
-    if (!found) throw bad(`tensor ${name} is missing`);
-    return found;
-  };
-  t('v.patch_embd.weight');
-  t('v.position_embd.weight');
-  for (let i = 0; i < visionLayers; i++) {
-    t(`v.blk.${i}.attn_out.weight`);
-    t(`v.blk.${i}.ffn_up.weight`);
-    t(`v.blk.${i}.ffn_down.weight`);
-  }
-  const mm0 = t('mm.0.weight');
+  const mm0 = file.tensorsByName.get('mm.0.weight');
+  if (!mm0) throw bad('tensor mm.0.weight is missing');
   const mm2 = file.tensorsByName.get('mm.2.weight');
   if (!mm2) throw bad('tensor mm.2.weight is missing: this is not a LLaVA-1.5 two-layer projector');
   if (mm0.dims.length !== 2 || mm0.dims[0] !== visionEmbd) {
@@ -255,6 +232,10 @@ function describeMmproj(file: GgufFile): MmprojInfo {
     throw bad(`mm.2.weight has shape ${shapeOf(mm2)}, which does not follow mm.0.weight ${shapeOf(mm0)}`);
   }
   const projectionDim = mm2.dims[1] as number;
+  for (const [name, width] of [['mm.0.bias', mm0.dims[1]], ['mm.2.bias', projectionDim]] as const) {
+    const bias = file.tensorsByName.get(name);
+    if (bias && !sameShape(bias, [width as number])) throw bad(`tensor ${name} has shape ${shapeOf(bias)}, expected [${width}]`);
+  }
 
   return {
     path,

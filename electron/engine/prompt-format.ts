@@ -25,7 +25,9 @@ export function neutralizeSpecialText(text: string): string {
 
 /**
  * `{system}\n\nUSER: <image>\n{q1}\nASSISTANT: {a1}</s>\nUSER: {q2}\nASSISTANT:`
- * The last turn must be the user's; the answer is generated after the final `ASSISTANT:`.
+ * After a last user turn the answer is generated after the final `ASSISTANT:`; after a last
+ * assistant turn the prompt stops inside it (no `</s>`), so the model continues that text. A
+ * leading assistant turn (a greeting) opens with its own `ASSISTANT:`.
  */
 export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn[]): FormattedPrompt {
   // The newest image is chosen by position and compared by id (its content hash): an image sent
@@ -57,7 +59,9 @@ export function formatFireLlavaPrompt(system: string, turns: readonly EngineTurn
       lines.push(text);
       parts.push(`USER: ${lines.join('\n')}\nASSISTANT:`);
     } else {
-      parts.push(` ${text}</s>`);
+      if (index === 0 || turns[index - 1]!.role !== 'user') parts.push(index === 0 ? 'ASSISTANT:' : '\nASSISTANT:');
+      const last = index === turns.length - 1;
+      parts.push(last ? (text ? ` ${text}` : '') : ` ${text}</s>`);
     }
   });
   return {

@@ -3,6 +3,12 @@
 import { kv } from './gguf-writer';
 import type { GgufKv } from './gguf-reader';
 
+/** Tokenizers FireLLaVA accepts: SentencePiece ("llama", LLaMA-2 and FireLLaVA) and byte-level BPE ("gpt2", LLaMA-3). */
+export const TOKENIZER_MODELS = ['llama', 'gpt2'] as const;
+
+/** A SentencePiece byte-fallback token; llama.cpp looks these up for every character outside the vocabulary. */
+export const spmByteToken = (byte: number): string => `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
+
 export interface LlamaHyperparameters {
   /** "llama" except in deliberately broken fixtures. */
   architecture: string;
@@ -46,7 +52,7 @@ export function llamaMetadata(h: LlamaHyperparameters, t: SpmTokenizerData): Ggu
     kv.u32(`${a}.attention.head_count_kv`, h.nHeadKv),
     kv.f32(`${a}.attention.layer_norm_rms_epsilon`, h.rmsEps),
     kv.f32(`${a}.rope.freq_base`, h.ropeFreqBase),
-    kv.str('tokenizer.ggml.model', 'llama'),
+    kv.str('tokenizer.ggml.model', TOKENIZER_MODELS[0]),
     kv.strs('tokenizer.ggml.tokens', t.tokens),
     kv.f32s('tokenizer.ggml.scores', t.scores),
     kv.i32s('tokenizer.ggml.token_type', t.types),

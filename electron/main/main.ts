@@ -6,6 +6,7 @@ import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
 import type { FileDialogs } from '../backend/catalog-handlers';
+import { installFaultPolicy } from '../backend/fault-policy';
 import { IMAGE_EXTENSIONS } from '../catalog/catalog-files';
 import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
@@ -23,12 +24,22 @@ import { readWindowState, restoreWindowState, trackWindowState, writeWindowState
 import { checkForUpdatesInBackground } from './auto-update';
 
 const DIST = path.resolve(__dirname, '..');
+const QUIT_GRACE_MS = 10_000;
 
 // Every renderer sandboxed, whatever a future window's options say.
 app.enableSandbox();
 protocol.registerSchemesAsPrivileged(PRIVILEGED_SCHEMES.map((s) => ({ scheme: s.scheme, privileges: { ...s.privileges } })));
 
 let mainWindow: BrowserWindow | null = null;
+
+// Same policy as `firellava serve`: recoverable errors are logged, a bug says so and quits.
+installFaultPolicy({
+  name: 'FireLLaVA main process',
+  exit: (code, err) => {
+    dialog.showErrorBox('FireLLaVA hit an internal error and will close', `${err instanceof Error ? err.message : String(err)}\n\nAnswers being written are kept up to the last save.`);
+    app.exit(code);
+  },
+});
 
 function flag(name: string): string | null {
   const i = process.argv.indexOf(`--${name}`);
@@ -113,7 +124,10 @@ async function start(): Promise<void> {
   );
   mainWindow = win;
   if (state.maximized) win.maximize();
-  trackWindowState(win, (s) => void writeWindowState(stateFile, s).catch((err: unknown) => console.error('window state not saved:', err)));
+  let stateSaved: Promise<void> = Promise.resolve();
+  trackWindowState(win, (s) => {
+    stateSaved = writeWindowState(stateFile, s).catch((err: unknown) => console.error('window state not saved:', err));
+  });
   win.once('ready-to-show', () => win.show());
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = null;
@@ -153,9 +167,19 @@ async function start(): Promise<void> {
   const mmproj = flag('mmproj') ?? process.env.FIRELLAVA_MMPROJ ?? null;
   if (model) void engine.load({ model, mmproj });
 
-  app.on('before-quit', () => {
-    void engine.dispose();
-    void backend.close();
+  app.on('before-quit', () => void engine.dispose());
+  // Electron exits right after will-quit without waiting for promises: hold the quit until the
+  // backend closed (final answer saves, a running conversion, the database) and the state is
+  // written, but never so long that the app seems unable to quit.
+  let closed = false;
+  app.on('will-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    const grace = new Promise((resolve) => setTimeout(resolve, QUIT_GRACE_MS).unref());
+    void Promise.race([Promise.allSettled([backend.close(), stateSaved]), grace]).then(() => {
+      closed = true;
+      app.quit();
+    });
   });
 }
 

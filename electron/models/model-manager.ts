@@ -93,6 +93,12 @@ async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** Size and modification time of both files: what a broken mark is tied to. */
+async function pairIdentity(files: string[]): Promise<string> {
+  const parts = await Promise.all(files.map((f) => stat(f).then((s) => `${s.size}:${s.mtimeMs}`, () => 'gone')));
+  return parts.join('|');
+}
+
 async function sizeOf(file: string): Promise<number | null> {
   try {
     return (await stat(file)).size;
@@ -241,6 +247,9 @@ export class ModelManager {
     const mmproj = files.find((f) => f.role === 'mmproj') as (typeof files)[number];
     const v = await this.validate(model.path, mmproj.path);
     if (!v.ok) return { ...base, status: 'invalid', problem: v.message, fit: null };
+    if (entry.broken && entry.broken.files === (await pairIdentity([model.path, mmproj.path]))) {
+      return { ...base, status: 'broken', problem: `${entry.broken.message} Delete it and pull or import it again.`, fit: null };
+    }
     return { ...base, status: 'ready', problem: null, fit: estimateFit(footprintFromPair(v.info), devices, nCtx) };
   }
 
@@ -271,6 +280,26 @@ export class ModelManager {
     await this.registry.setActive(id);
     this.emit({ type: 'installed' });
     return { ...m, active: true };
+  }
+
+  /**
+   * The engine gave up on a pair that crashed it twice: the installed entry with these files says so
+   * (and is no longer offered as ready) until its files change.
+   */
+  async markBroken(pair: { model: string; mmproj: string | null }, message: string): Promise<void> {
+    const data = await this.registry.read();
+    const pathOf = (m: RegistryEntry, role: ModelFileRole): string | null => {
+      const f = m.files.find((x) => x.role === role);
+      return f ? this.registry.pathOf(m.id, f.fileName) : null;
+    };
+    const entry = data.models.find((m) => pathOf(m, 'model') === pair.model && pathOf(m, 'mmproj') === pair.mmproj);
+    if (!entry) return; // a pair loaded from outside the library (serve --model)
+    const files = await pairIdentity([pair.model, pair.mmproj ?? '']);
+    await this.registry.update((d) => {
+      const m = d.models.find((x) => x.id === entry.id);
+      if (m) m.broken = { message, files, at: new Date().toISOString() };
+    });
+    this.emit({ type: 'installed' });
   }
 
   async remove(id: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface RegistryEntry {
   /** Both files are downloaded (or imported) and verified by size and checksum. */
   complete: boolean;
   addedAt: string;
+  /** Set when the pair crashed the engine twice; `files` is the files' identity then, so replacing them clears it. */
+  broken?: { message: string; files: string; at: string };
 }
 
 interface RegistryData {

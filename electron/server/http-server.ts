@@ -76,6 +76,9 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     req.resume();
   };
 
+  const retryHeaders = (result: Result<unknown>): Record<string, string> =>
+    !result.ok && result.error.retryAfterSeconds !== undefined ? { 'Retry-After': String(result.error.retryAfterSeconds) } : {};
+
   const handleRpc = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
     if (req.method !== 'POST') return sendError(res, 405, 'INVALID_INPUT', 'Use POST for /rpc', { Allow: 'POST' });
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -95,7 +98,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
 
     if (kind === 'call') {
       const result = await dispatcher.call(name, input, ctx);
-      return sendJson(res, result.ok ? 200 : statusOf(result.error), result);
+      return sendJson(res, result.ok ? 200 : statusOf(result.error), result, retryHeaders(result));
     }
 
     const controller = new AbortController();
@@ -105,23 +108,32 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       if (!res.writableFinished) controller.abort();
       clearInterval(heartbeat);
     });
+    // The SSE head goes out with the first event: a handler that refuses before emitting anything
+    // (bad input, a full queue) answers with its own status, like a call.
+    const open = (): void => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+      res.flushHeaders();
+    };
     const result = await dispatcher.stream(name, input, {
       signal: controller.signal,
       ctx,
       onAccepted: () => {
-        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
-        res.flushHeaders();
-        heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+        heartbeat = setInterval(() => {
+          open();
+          res.write(': keep-alive\n\n');
+        }, heartbeatMs);
         heartbeat.unref();
       },
       emit: (event) => {
+        open();
         res.write(`event: event\ndata: ${encodeWire(event)}\n\n`);
       },
     });
     clearInterval(heartbeat);
     if (res.destroyed || res.writableEnded) return;
-    // Refused before the handler ran (bad input): a plain JSON answer, like a call.
-    if (!res.headersSent) return sendJson(res, result.ok ? 200 : statusOf(result.error), result);
+    if (!result.ok && !res.headersSent) return sendJson(res, statusOf(result.error), result, retryHeaders(result));
+    open();
     res.end(`event: end\ndata: ${encodeWire(result)}\n\n`);
   };
 

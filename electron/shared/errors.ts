@@ -29,6 +29,8 @@ export interface AppError {
   message: string;
   /** Extra facts for logs and support (file path, signal, ...); never shown as the main message. */
   detail?: string;
+  /** When to try again (ENGINE_BUSY); HTTP sends it as Retry-After. */
+  retryAfterSeconds?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
@@ -78,6 +80,7 @@ export const HTTP_STATUS_OF: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   IMAGE_TOO_LARGE: 413,
+  ENGINE_BUSY: 429,
   INTERNAL: 500,
   ENGINE_CRASHED: 500,
   STORAGE_FAILED: 500,

@@ -1,7 +1,7 @@
 // The API handler in-process on the real engine: queue limits (429), no model (503), CORS when
 // origins are configured, image fetching when the user enabled it, key rotation; and the raw
 // prompt format /v1/completions hands to the engine.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import { createAttachmentStore } from '../../electron/attachments/attachment-sto
 import type { LocalEngine } from '../../electron/engine/engine-host';
 import { MEDIA_MARKER } from '../../electron/engine/prompt-format';
 import { formatRawPrompt } from '../../electron/engine/raw-prompt';
-import { startEngine } from '../helpers/engine';
+import { loadCounter, startEngine } from '../helpers/engine';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
 import { dataUrl, errorOf, KEY, postJson, raw, writeLongContextPair } from './api-helpers';
 
@@ -43,11 +43,12 @@ describe('OpenAI API in-process on the real engine', () => {
   let store: ReturnType<typeof createAttachmentStore>;
   const attachmentsOf = () => store;
   const port = (): number => server.port;
+  const counter = loadCounter();
 
   beforeAll(async () => {
     fixtures = await getFixtures();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-api-inproc-'));
-    engine = startEngine();
+    engine = startEngine({ onLog: counter.onLog });
     server = await startApiServer('127.0.0.1', 0, {
       engine,
       attachments: (store = createAttachmentStore(path.join(tmp, 'data'))),
@@ -169,8 +170,8 @@ describe('OpenAI API in-process on the real engine', () => {
     expect(errorOf(text).message).toMatch(/not a supported image/);
     const tool = await ask([{ role: 'user', content: 'hi' }, { role: 'tool', content: 'x' }]);
     expect(errorOf(tool).param).toBe('messages[1].role');
-    const lastAssistant = await ask([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }]);
-    expect(errorOf(lastAssistant).message).toMatch(/last message must be a user message/);
+    const systemOnly = await ask([{ role: 'system', content: 'Be brief.' }]);
+    expect(errorOf(systemOnly)).toMatchObject({ param: 'messages', message: expect.stringMatching(/at least one user or assistant message/) });
     const audio = await ask([{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }]);
     expect(errorOf(audio).param).toBe('messages[0].content[0].type');
   });
@@ -225,6 +226,26 @@ describe('OpenAI API in-process on the real engine', () => {
     ] });
     expect(again.status).toBe(200);
     expect((JSON.parse(again.body) as typeof body).usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(body.usage.prompt_tokens / 2);
+  });
+
+  it('refuses a bad image with a 400 before the engine runs, so the model is never reloaded', async () => {
+    const ask = (url: string) =>
+      postJson(port(), '/v1/chat/completions', { model: 'firellava', max_tokens: 2, messages: [{ role: 'user', content: [{ type: 'text', text: 'What?' }, { type: 'image_url', image_url: { url } }] }] });
+    const good = dataUrl(fixtures.images.png64x48);
+    expect((await ask(good)).status).toBe(200);
+    const loads = counter.loads();
+    expect(loads).toBeGreaterThan(0);
+    const truncated = await ask(dataUrl(fixtures.images.truncatedPng));
+    expect(truncated.status).toBe(400);
+    expect(errorOf(truncated)).toMatchObject({ code: 'invalid_image', param: 'messages[0].content[1].image_url' });
+    // The stored copy of a known image damaged on disk: stored again from the bytes sent, not handed to the engine.
+    const stored = await store.add(readFileSync(fixtures.images.png64x48));
+    writeFileSync(await store.pathOf(stored.id), 'damaged');
+    const again = await ask(good);
+    expect(again.status).toBe(200);
+    expect(readFileSync(await store.pathOf(stored.id)).subarray(1, 4).toString()).toBe('PNG');
+    expect((await ask(dataUrl(fixtures.images.png32))).status).toBe(200);
+    expect(counter.loads()).toBe(loads);
   });
 
   it('applies a rotated key to the next request', async () => {

@@ -41,6 +41,19 @@ describe('firellava serve: OpenAI-compatible API under /v1', () => {
   ];
 
   describe('with the openai client', () => {
+    it('logs each request on stderr with the x-request-id the client saw', async () => {
+      const { data, request_id } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...GREEDY }).withResponse();
+      expect(data.choices).toHaveLength(1);
+      expect(request_id).toMatch(/^req-[0-9a-f]{24}$/);
+      const missing = await client.models.retrieve('no-such-model').catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+      expect(missing).toBeInstanceOf(OpenAI.APIError);
+      const missingId = (missing as InstanceType<typeof OpenAI.APIError>).requestID;
+      expect(missingId).toMatch(/^req-/);
+      expect(missingId).not.toBe(request_id);
+      await expect.poll(() => served.stderr()).toMatch(new RegExp(`^api ${request_id} POST /v1/chat/completions 200 \\d+ms$`, 'm'));
+      await expect.poll(() => served.stderr()).toMatch(new RegExp(`^api ${missingId} GET /v1/models/no-such-model 404 \\d+ms$`, 'm'));
+    });
+
     it('lists the loaded model', async () => {
       const list = await client.models.list();
       expect(list.data.map((m) => m.id)).toEqual([model]);

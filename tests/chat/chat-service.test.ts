@@ -92,6 +92,28 @@ describe('chat service', () => {
     expect(store.message(answer.id).stats).toMatchObject({ finishReason: 'length' });
   });
 
+  it('Continue grows a cut answer in place: the same text a longer limit writes, saved with the new finish reason', async () => {
+    fresh();
+    const c = store.createConversation('Continue');
+    const greedy = { temperature: 0, topK: 1, seed: 5 };
+    store.updateSettings(c.id, { params: { maxTokens: 16, ...greedy } });
+    const whole = finished(await run((emit, s) => chat.send({ conversationId: c.id, text: 'Write a long story about a mug.', attachments: [] }, emit, s)));
+    store.updateSettings(c.id, { params: { maxTokens: 8, ...greedy } });
+    const cut = finished(await run((emit, s) => chat.regenerate(whole.id, emit, s)));
+    expect(cut.stats).toMatchObject({ finishReason: 'length', completionTokens: 8 });
+    expect(whole.text.startsWith(cut.text)).toBe(true);
+
+    const events = await run((emit, s) => chat.continue(cut.id, emit, s));
+    const grown = finished(events);
+    expect(grown.id).toBe(cut.id);
+    const streamed = events.flatMap((e) => (e.type === 'delta' ? [e.text] : [])).join('');
+    expect(cut.text + streamed).toBe(whole.text);
+    expect(store.message(cut.id)).toMatchObject({ text: whole.text, status: 'complete', stats: { finishReason: 'length', completionTokens: 16 } });
+    // Still two versions of the answer, not a third.
+    expect(store.getConversation(c.id).messages.at(-1)!.versions.ids).toEqual([whole.id, cut.id]);
+    await expect(run((emit, s) => chat.continue(store.getConversation(c.id).messages[0]!.id, emit, s))).rejects.toThrow(/Only an answer/);
+  });
+
   it('continues a conversation, regenerates as a sibling version and edits as a new branch', async () => {
     fresh();
     const first = await run((emit, s) => chat.send({ text: 'Name a colour.', attachments: [] }, emit, s));

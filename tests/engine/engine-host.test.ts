@@ -173,8 +173,12 @@ describe('bad images that reach the engine', () => {
     ['non-image bytes', () => fx.images.notAnImage],
     ['zero-byte file', () => fx.images.emptyPng],
   ])('%s: clear error, engine still usable', async (_name, path) => {
+    const pid = engine.workerPid();
     const r = await collect(engine, request([user('What is this?', [image(IMG_B, path())])], {}, 'bad-image'));
     expect(r.terminal).toMatchObject({ type: 'error', error: { code: 'IMAGE_INVALID' } });
+    // Refused before the completion, so the model is not reloaded (seconds on a real model).
+    expect(r.events).not.toContainEqual({ type: 'phase', phase: 'loading-model' });
+    expect(engine.workerPid()).toBe(pid);
     const next = await collect(engine, request([user('And this one?', [image(IMG_A, fx.images.png32)])], {}, 'good-image'));
     expect(next.terminal.type).toBe('done');
     expect(next.deltas.length).toBeGreaterThan(0);

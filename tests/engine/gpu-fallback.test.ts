@@ -67,7 +67,7 @@ describe('GPU load failure', () => {
     expect(status.state).toBe('ready');
     expect(status.device).toMatchObject({ backend: 'cpu' });
     expect(status.fallbackReason).toMatch(/Test GPU 8 GB \(Vulkan\) failed/);
-    expect(status.fallbackReason).toMatch(/stopped unexpectedly/);
+    expect(status.fallbackReason).toMatch(/crashed \(signal SIGKILL\) while loading the model model-f32.gguf/);
     expect(status.message).toMatch(/^Ready on CPU fallback: /);
     const r = await collect(engine, request([user('Still working?')]));
     expect(r.terminal.type).toBe('done');

@@ -74,3 +74,26 @@ describe('the same image sent twice (issue #17.1)', () => {
     expect(f.ignoredImageIds).toEqual([]);
   });
 });
+
+describe('assistant prefill and a leading greeting (issue #17.5)', () => {
+  it('a last assistant turn leaves the prompt inside that answer, with no end-of-turn marker', () => {
+    const f = formatFireLlavaPrompt('SYS', [user('Describe it', [img('a')]), assistant('It is a')]);
+    expect(f.prompt).toBe(`SYS\n\nUSER: ${MEDIA_MARKER}\nDescribe it\nASSISTANT: It is a`);
+    // The continued prompt extends the unprefilled one, so the KV cache prefix is reused.
+    expect(f.prompt.startsWith(formatFireLlavaPrompt('SYS', [user('Describe it', [img('a')])]).prompt)).toBe(true);
+  });
+
+  it('an empty prefill is the same prompt as none', () => {
+    expect(formatFireLlavaPrompt('', [user('Hi'), assistant('  ')]).prompt).toBe(formatFireLlavaPrompt('', [user('Hi')]).prompt);
+  });
+
+  it('a leading assistant greeting opens its own ASSISTANT turn', () => {
+    const f = formatFireLlavaPrompt('SYS', [assistant('Hello! Send me a picture.'), user('Here', [img('a')])]);
+    expect(f.prompt).toBe(`SYS\n\nASSISTANT: Hello! Send me a picture.</s>\nUSER: ${MEDIA_MARKER}\nHere\nASSISTANT:`);
+  });
+
+  it('a prefill cannot end the turn with typed special text', () => {
+    const f = formatFireLlavaPrompt('', [user('Hi'), assistant('ok</s>')]);
+    expect(f.prompt).not.toContain('</s>');
+  });
+});

@@ -2,15 +2,54 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineTurn, GenerateRequest } from '../../electron/engine/engine';
-import { createLocalEngine, type LocalEngine } from '../../electron/engine/engine-host';
+import { createLocalEngine, type LocalEngine, type LocalEngineOptions } from '../../electron/engine/engine-host';
+import { spawnNodeWorker, type SpawnWorker } from '../../electron/engine/worker-process';
+import type { RequestKind } from '../../electron/engine/worker-protocol';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { REPO_ROOT } from './fixtures';
 
 export const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'engine', 'engine-worker.cjs');
 
-export function startEngine(): LocalEngine {
+export function startEngine(options: Omit<LocalEngineOptions, 'workerEntry'> = {}): LocalEngine {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run "npm run build:node" first (npm test does)`);
-  return createLocalEngine({ workerEntry: WORKER_ENTRY });
+  return createLocalEngine({ ...options, workerEntry: WORKER_ENTRY });
+}
+
+/** Counts model loads (first loads and reloads) in the engine's native log; pass `onLog` to startEngine. */
+export function loadCounter(): { onLog: (text: string) => void; loads: () => number } {
+  let log = '';
+  return {
+    onLog: (text) => (log += text),
+    loads: () => log.split('llama_model_loader: loaded meta data').length - 1,
+  };
+}
+
+/**
+ * The real engine whose worker is SIGKILLed the moment it is sent a request of the given kind: a
+ * worker that dies during load or during an answer, without a mocked engine. `spawned` counts
+ * the worker processes started.
+ */
+export function startEngineKilledOn(kind: RequestKind): { engine: LocalEngine; spawned: () => number } {
+  let count = 0;
+  const spawn: SpawnWorker = (entry) => {
+    count++;
+    const w = spawnNodeWorker(entry);
+    return {
+      get pid() {
+        return w.pid;
+      },
+      send: (message) => {
+        w.send(message);
+        if (message.type === 'request' && message.kind === kind && w.pid) process.kill(w.pid, 'SIGKILL');
+      },
+      onMessage: (l) => w.onMessage(l),
+      onExit: (l) => w.onExit(l),
+      onOutput: (l) => w.onOutput(l),
+      kill: () => w.kill(),
+    };
+  };
+  // CPU only: on a GPU machine a crashed GPU load is retried on the CPU build within one load().
+  return { engine: createLocalEngine({ workerEntry: WORKER_ENTRY, spawn, cpuOnly: true }), spawned: () => count };
 }
 
 /** Greedy and seeded, so answers are the same on every run. */

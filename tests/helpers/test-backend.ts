@@ -64,6 +64,7 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'messages.switchVersion': { messageId: -1 },
   'messages.send': { text: '   ' },
   'messages.regenerate': { messageId: 'x' },
+  'messages.continue': { messageId: 0 },
   'messages.edit': { messageId: 1.5, text: 'x' },
   'messages.stop': { conversationId: 'a b' },
   'engines.list': { all: true },

@@ -148,6 +148,8 @@ export const conversationsContract = {
   ),
   /** A new answer to the same user message, kept next to the old one as another version. */
   'messages.regenerate': stream<ChatEvent>()(z.object({ messageId }).strict()),
+  /** Continues an answer in place (e.g. one cut at Max tokens): the new text streams onto it and is saved. */
+  'messages.continue': stream<ChatEvent>()(z.object({ messageId }).strict()),
   /** A new version of a user message, answered afresh; the old version stays reachable. */
   'messages.edit': stream<ChatEvent>()(
     z

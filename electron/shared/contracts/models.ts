@@ -54,7 +54,8 @@ export interface FitReport {
   summary: string;
 }
 
-export type PairStatus = 'ready' | 'invalid' | 'incomplete' | 'missing';
+/** broken: the pair crashed the engine twice (at load or on its first answer) and is not loaded again. */
+export type PairStatus = 'ready' | 'invalid' | 'incomplete' | 'missing' | 'broken';
 
 export interface InstalledFile {
   role: ModelFileRole;

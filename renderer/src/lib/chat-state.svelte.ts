@@ -39,7 +39,7 @@ export const PHASE_TEXT: Record<GeneratePhase, string> = {
   generating: 'Answering…',
 };
 
-type StreamName = 'messages.send' | 'messages.regenerate' | 'messages.edit';
+type StreamName = 'messages.send' | 'messages.regenerate' | 'messages.continue' | 'messages.edit';
 
 /** Sent by the remote engine settings after a change, so the chat's engine list follows. */
 export const ENGINES_CHANGED = 'firellava:engines-changed';
@@ -298,6 +298,12 @@ export class ChatState {
   regenerate(message: MessageView): void {
     if (this.generating) return;
     this.run('messages.regenerate', { messageId: message.id });
+  }
+
+  /** Grows an answer in place (one cut at Max tokens). */
+  continueAnswer(message: MessageView): void {
+    if (this.generating) return;
+    this.run('messages.continue', { messageId: message.id });
   }
 
   edit(message: MessageView, text: string): void {

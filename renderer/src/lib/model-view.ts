@@ -36,6 +36,25 @@ export function cropRect(x0: number, y0: number, x1: number, y1: number, width: 
   return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
+export type CropKey = 'ArrowLeft' | 'ArrowRight' | 'ArrowUp' | 'ArrowDown';
+
+/**
+ * One keyboard step on a crop of a width×height image (null: the whole image): arrows move it,
+ * with `resize` (Shift) they move its right / bottom edge. Steps are 5% of the image, at least 1 px;
+ * the result stays inside the image and at least minSize (as cropRect) wide and tall.
+ */
+export function nudgeCrop(crop: Rect | null, key: CropKey, resize: boolean, width: number, height: number, minSize = 8): Rect {
+  const r = { ...(crop ?? { x: 0, y: 0, width, height }) };
+  const horizontal = key === 'ArrowLeft' || key === 'ArrowRight';
+  const step = Math.max(1, Math.round((horizontal ? width : height) / 20)) * (key === 'ArrowLeft' || key === 'ArrowUp' ? -1 : 1);
+  const clamp = (v: number, min: number, max: number): number => Math.min(max, Math.max(min, v));
+  if (resize && horizontal) r.width = clamp(r.width + step, Math.min(minSize, width), width - r.x);
+  else if (resize) r.height = clamp(r.height + step, Math.min(minSize, height), height - r.y);
+  else if (horizontal) r.x = clamp(r.x + step, 0, width - r.width);
+  else r.y = clamp(r.y + step, 0, height - r.height);
+  return r;
+}
+
 /** Draws `source` (optionally only `crop` of it) as the model will see it. */
 export function drawModelView(ctx: CanvasRenderingContext2D, source: CanvasImageSource, srcWidth: number, srcHeight: number, crop: Rect | null): void {
   const region = crop ?? { x: 0, y: 0, width: srcWidth, height: srcHeight };

@@ -30,6 +30,7 @@ const STATUS: Record<PairStatus, { label: string; tone: Tone }> = {
   incomplete: { label: 'Incomplete', tone: 'warn' },
   invalid: { label: 'Not a usable pair', tone: 'bad' },
   missing: { label: 'Files missing', tone: 'bad' },
+  broken: { label: 'Crashes the engine', tone: 'bad' },
 };
 
 export function statusBadge(status: PairStatus): { label: string; tone: Tone } {
