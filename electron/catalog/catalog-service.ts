@@ -329,7 +329,8 @@ export class CatalogService {
         return 'requeued';
       }
       if (last.type === 'error') {
-        if (last.error.code === 'NO_MODEL') {
+        // No model, or a pair the engine gave up on: every later item would fail the same way.
+        if (last.error.code === 'NO_MODEL' || last.error.code === 'MODEL_LOAD_FAILED') {
           restore();
           if (runner) {
             runner.notice = last.error.message;
