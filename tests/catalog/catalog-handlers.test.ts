@@ -151,8 +151,15 @@ describe('catalog calls', () => {
     const first = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: 'test' } });
     const items = [];
     for (let i = 0; i < 6; i++) items.push({ name: `p${i}.png`, attachmentId: await upload(first, 60 + i) });
+    // Closed the moment the second row is saved: the third is in flight or next.
+    const ac = new AbortController();
+    let saved = 0;
+    const twoSaved = new Promise<void>((resolve) => {
+      void first.dispatcher.stream('catalog.watch', {}, { emit: (e) => (e as CatalogEvent).type === 'item' && (e as { item: CatalogItemView }).item.status === 'done' && ++saved === 2 && resolve(), signal: ac.signal, ctx: CTX });
+    });
     const { job } = await call<{ job: CatalogJobView }>(first, 'catalog.create', { template: SMALL, items });
-    await until(first, job.id, (j) => j.progress.done >= 2);
+    await twoSaved;
+    ac.abort();
     await first.close();
     const before = new Map((await itemsAfterReopen(dataDir, job.id)).filter((i) => i.status === 'done').map((i) => [i.id, i]));
     expect(before.size).toBeLessThan(6);

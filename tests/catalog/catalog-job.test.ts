@@ -241,7 +241,9 @@ describe('catalog jobs on the real engine', () => {
     });
     const svc = service(killer);
     store = svc.store;
-    const { job } = svc.create({ name: 'crash', template: SMALL, items: await photos(svc, 4, 5) });
+    // A long field: the kill at the first token lands long before the answer could end.
+    const long: CatalogTemplate = { ...SMALL, fields: ['longDescription'], limits: { longDescription: 1200 } };
+    const { job } = svc.create({ name: 'crash', template: long, items: await photos(svc, 4, 5) });
     await svc.whenIdle(job.id);
     const byName = Object.fromEntries(svc.store.items(job.id).map((i) => [i.fileName, i]));
     expect(kills.get('item-5-1.png')).toBe(1);
