@@ -15,6 +15,7 @@ import type { ModelManager } from '../models/model-manager';
 import { hfTokenFrom } from '../models/hugging-face';
 import { createModelManager, type TokenStore } from './model-handlers';
 import type { SecretStore } from '../secrets/secret-store';
+import type { FileDialogs } from './catalog-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -28,6 +29,8 @@ export interface BackendOptions {
   hfTokenStore?: TokenStore;
   /** The desktop app's keychain for API and remote engine keys; absent headless. */
   secrets?: SecretStore;
+  /** The desktop app's open/save dialogs for catalog jobs; absent headless. */
+  dialogs?: FileDialogs;
 }
 
 export interface Backend {
@@ -46,9 +49,9 @@ export interface Backend {
 }
 
 /** What the app keeps in its data folder (with backups, damaged copies and temp files beside them). */
-const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
+const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|exports|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
@@ -84,6 +87,7 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     onClose: (cleanup) => cleanups.push(cleanup),
     ...(hfTokenStore ? { hfTokenStore } : {}),
     ...(secrets ? { secrets } : {}),
+    ...(dialogs ? { dialogs } : {}),
   });
   return {
     handlers,
