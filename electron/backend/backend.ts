@@ -70,8 +70,8 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     models,
     dataDir,
     onClose: (cleanup) => cleanups.push(cleanup),
-    ...(hfTokenStore ? { hfTokenStore } : {}),
-    ...(secrets ? { secrets } : {}),
+    hfTokenStore,
+    secrets,
   });
   return {
     handlers,

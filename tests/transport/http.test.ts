@@ -79,7 +79,7 @@ describe('HTTP transport', () => {
   });
   afterEach(async () => {
     await server?.close();
-    backend?.cleanup();
+    await backend?.cleanup();
   });
 
   it('answers calls with the bearer key', async () => {
@@ -118,7 +118,7 @@ describe('HTTP transport', () => {
       expect(r.status).toBe(400);
       expect(JSON.parse(r.body)).toEqual({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringContaining('data:') } });
     } finally {
-      ipcBackend.cleanup();
+      await ipcBackend.cleanup();
     }
   });
 
