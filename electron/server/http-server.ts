@@ -9,8 +9,9 @@ import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, ses
 import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
-/** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
-export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
+import { MAX_IMAGE_BYTES, megabytes, RPC_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES } from '../shared/limits';
+
+export { DEFAULT_MAX_BODY_BYTES };
 
 
 
@@ -64,7 +65,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       res,
       413,
       'IMAGE_TOO_LARGE',
-      `The request is larger than the ${Math.round(maxBody / 1024 / 1024)} MB limit (images may be up to 50 MB).`,
+      `The request is larger than the ${megabytes(maxBody)} limit (images may be up to ${megabytes(MAX_IMAGE_BYTES)}).`,
       { Connection: 'close' },
     );
     // Let a modest upload finish so the client reads the 413 instead of a reset; cut off a huge one.
