@@ -9,7 +9,7 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
 import { generationLimitOf } from '../engine/generation-limit';
 import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS } from '../server/auth';
+import { allowedHostSet, isAllowedHost, keysEqual } from '../server/auth';
 import { BodyTooLarge, readBody } from '../server/http-io';
 import type { GenerationParams } from '../shared/contract';
 import { toAppError } from '../shared/errors';
@@ -89,7 +89,7 @@ export function modelIdOf(status: EngineStatus): string | null {
 export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const { engine, attachments } = options;
   const keyOf = typeof options.apiKey === 'function' ? options.apiKey : () => options.apiKey as string;
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowedHosts = allowedHostSet(options.allowedHosts);
   const corsOrigins = new Set((options.corsOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase()));
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
   const limit = generationLimitOf(engine);

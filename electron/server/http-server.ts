@@ -5,7 +5,7 @@ import { type IncomingMessage, type Server, type ServerResponse } from 'node:htt
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import { httpStatusOf as statusOf, type ErrorCode, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
+import { allowedHostSet, isAllowedHost, keysEqual, presentedKey, sessionCookie } from './auth';
 import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
@@ -45,7 +45,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   const { dispatcher, apiKey, staticDir } = options;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const allowed = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowed = allowedHostSet(options.allowedHosts);
   const ctx: RequestContext = { transport: 'http' };
 
   const sendJson = (res: ServerResponse, status: number, body: Result<unknown>, extra: Record<string, string> = {}): void => {
