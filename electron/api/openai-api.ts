@@ -9,7 +9,7 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
 import { generationLimitOf } from '../engine/generation-limit';
 import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS } from '../server/auth';
+import { allowedHostSet, isAllowedHost, keysEqual } from '../server/auth';
 import { BodyTooLarge, readBody } from '../server/http-io';
 import type { GenerationParams } from '../shared/contract';
 import { toAppError } from '../shared/errors';
@@ -31,8 +31,9 @@ import { withRequestLog, type RequestLog } from './request-log';
 import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
-/** Requests may carry several base64 images; 25 MB like OpenAI's own vision limit per request. */
-export const API_MAX_BODY_BYTES = 25 * 1024 * 1024;
+import { API_MAX_BODY_BYTES, megabytes } from '../shared/limits';
+
+export { API_MAX_BODY_BYTES };
 /** OpenAI generates until the context is full; a bound keeps a forgotten client from holding the queue. */
 export const DEFAULT_MAX_TOKENS = 2048;
 /** Names accepted for the loaded model besides its file name (Fireworks' ids, so their examples run unchanged). */
@@ -88,7 +89,7 @@ export function modelIdOf(status: EngineStatus): string | null {
 export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const { engine, attachments } = options;
   const keyOf = typeof options.apiKey === 'function' ? options.apiKey : () => options.apiKey as string;
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowedHosts = allowedHostSet(options.allowedHosts);
   const corsOrigins = new Set((options.corsOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase()));
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
   const limit = generationLimitOf(engine);
@@ -117,8 +118,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   const refuseTooLarge = (req: IncomingMessage, res: ServerResponse): void => {
-    const mb = Math.round(maxBody / 1024 / 1024);
-    const error = new ApiError(413, `The request body is larger than the ${mb} MB limit of this API; send smaller images.`, 'invalid_request_error', 'request_too_large');
+    const error = new ApiError(413, `The request body is larger than the ${megabytes(maxBody)} limit of this API; send smaller images.`, 'invalid_request_error', 'request_too_large');
     // Answer once the upload is in: clients that are still sending read a reset, not the 413.
     // A body far beyond the limit is cut off instead of read to the end.
     let drained = 0;

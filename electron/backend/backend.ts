@@ -25,6 +25,8 @@ export interface BackendOptions {
   databasePath?: string;
   /** Model manager; default on <dataDir>/models with the Hugging Face token from the environment. */
   models?: ModelManager;
+  /** Image store; default on <dataDir>/attachments (a test gives one whose disk is full). */
+  attachments?: AttachmentStore;
   /** The desktop app's keychain for the Hugging Face token (models.setToken); absent headless. */
   hfTokenStore?: TokenStore;
   /** The desktop app's keychain for API and remote engine keys; absent headless. */
@@ -51,14 +53,14 @@ export interface Backend {
 /** What the app keeps in its data folder (with backups, damaged copies and temp files beside them). */
 const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|exports|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, attachments: injectedAttachments, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
   // Chats, images and keys are the owner's only (a shared GPU box is the headless use case).
   ensurePrivateDir(dataDir);
   makeTreePrivate(dataDir, (name) => APP_ENTRIES.test(name));
-  const attachments = createAttachmentStore(dataDir);
+  const attachments = injectedAttachments ?? createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const startupNotices = history.recovery ? [recoveryNotice(history.recovery)] : [];
   const chat = new ChatService({ store: history, engine, attachments, engines: new EngineRegistry({ local: engine, dataDir, secrets }) });
@@ -85,9 +87,9 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     dataDir,
     startupNotices,
     onClose: (cleanup) => cleanups.push(cleanup),
-    ...(hfTokenStore ? { hfTokenStore } : {}),
-    ...(secrets ? { secrets } : {}),
-    ...(dialogs ? { dialogs } : {}),
+    hfTokenStore,
+    secrets,
+    dialogs,
   });
   return {
     handlers,

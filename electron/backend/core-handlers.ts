@@ -3,6 +3,7 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine } from '../engine/engine';
 import type { coreContract } from '../shared/contracts/core';
 import type { Handlers } from '../shared/dispatcher';
+import { watchUntilAborted } from './watch';
 
 export function createCoreHandlers(deps: {
   engine: Engine;
@@ -16,16 +17,7 @@ export function createCoreHandlers(deps: {
 
     'engine.status': async () => engine.status(),
 
-    'engine.watch': async (_input, emit, signal) => {
-      if (signal.aborted) return;
-      const off = engine.onStatus(emit);
-      try {
-        emit(engine.status());
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      } finally {
-        off();
-      }
-    },
+    'engine.watch': (_input, emit, signal) => watchUntilAborted(signal, emit, (l) => engine.onStatus(l), () => engine.status()),
 
     'attachments.add': async ({ data }) => attachments.add(data),
   };

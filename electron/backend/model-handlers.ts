@@ -1,14 +1,13 @@
 // Model manager calls: catalog, installed pairs, downloads, imports and the active pair.
-import { mkdtempSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from '../engine/engine';
 import { hfTokenFrom } from '../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../models/model-manager';
-import type { CommandLineModel, FitDevice, HfTokenStatus, modelsContract } from '../shared/contracts/models';
+import type { CommandLineModel, FitDevice, HfTokenStatus, ModelsEvent, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
+import { watchUntilAborted } from './watch';
 
 /** The device the engine runs on once a model is loaded; before that, what its device probe finds. */
 export async function engineDevices(engine: Engine): Promise<FitDevice[] | null> {
@@ -56,10 +55,8 @@ export interface TokenStore {
   write(token: string | null): Promise<void>;
 }
 
-export function createModelHandlers(deps: { engine: Engine; models?: ModelManager; hfTokenStore?: TokenStore }): Handlers<typeof modelsContract> {
-  const { engine } = deps;
-  // Transport tests build handlers without a data folder: a throwaway one keeps them honest.
-  const models = deps.models ?? createModelManager(mkdtempSync(path.join(os.tmpdir(), 'firellava-models-')), engine);
+export function createModelHandlers(deps: { engine: Engine; models: ModelManager; hfTokenStore?: TokenStore | undefined }): Handlers<typeof modelsContract> {
+  const { engine, models } = deps;
   return {
     'models.catalog': ({ nCtx }) => guard(() => models.catalogItems(nCtx)),
     'models.list': ({ nCtx }) => guard(() => models.list(nCtx)),
@@ -94,15 +91,6 @@ export function createModelHandlers(deps: { engine: Engine; models?: ModelManage
       await store.write(token);
       return tokenStatus(store);
     },
-    'models.watch': async (_input, emit, signal) => {
-      if (signal.aborted) return;
-      const off = models.onEvent(emit);
-      try {
-        emit({ type: 'snapshot', jobs: models.jobList() });
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      } finally {
-        off();
-      }
-    },
+    'models.watch': (_input, emit, signal) => watchUntilAborted<ModelsEvent>(signal, emit, (l) => models.onEvent(l), () => ({ type: 'snapshot', jobs: models.jobList() })),
   };
 }

@@ -6,6 +6,7 @@ import type { Engine, EngineTurn } from '../engine/engine';
 import { EngineRegistry, type ResolvedEngine } from '../engine/engine-registry';
 import { generationLimitOf, type GenerationLimit } from '../engine/generation-limit';
 import type { GenerationParams } from '../shared/contract';
+import { DEFAULT_GENERATION_PARAMS } from '../shared/contracts/chat';
 import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, MessageView } from '../shared/contracts/conversations';
 import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
@@ -28,8 +29,6 @@ export const SAVED_AGAIN_NOTICE = 'Saving works again: the answer is saved.';
 
 type FinalSave = { status: MessageStatus; text: string; error: string | null; stats: MessageStats | null };
 
-/** Same defaults as chat.generate's schema; per-conversation settings override them. */
-const DEFAULT_PARAMS: GenerationParams = { maxTokens: 512, temperature: 0.2, topK: 40, topP: 0.95, seed: -1, stop: [] };
 
 export interface ChatServiceOptions {
   store: HistoryStore;
@@ -283,7 +282,7 @@ export class ChatService {
     try {
       const turns = await this.turnsFor(continued ?? user);
       const settings = this.store.settings(conversationId);
-      const params: GenerationParams = { ...DEFAULT_PARAMS, ...settings.params };
+      const params: GenerationParams = { ...DEFAULT_GENERATION_PARAMS, ...settings.params };
       const target = await this.engineFor(conversationId, emit);
       // Streaming again: a crash now leaves it "interrupted", with the text so far.
       assistant = continued

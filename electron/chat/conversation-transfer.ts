@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AttachmentStore } from '../attachments/attachment-store';
-import type { ConversationSummary, MessageView } from '../shared/contracts/conversations';
+import { settingsParams, type ConversationSummary, type MessageView } from '../shared/contracts/conversations';
 import type { AttachmentInfo } from '../shared/types';
 import { ENGINE_ID } from '../shared/contracts/engines';
 import { AppErrorException } from '../shared/errors';
@@ -36,7 +36,8 @@ const exportSchema = z.object({
   conversation: z.object({
     title: z.string().max(200),
     system: z.string().max(20_000),
-    params: z.object({ temperature: z.number().min(0).max(2).optional(), maxTokens: z.number().int().min(1).max(32_768).optional(), seed: z.number().int().min(-1).optional() }),
+    // The settings' own bounds; keys this version does not know are dropped.
+    params: z.object(settingsParams.shape),
     createdAt: z.number(),
     activeKey: z.number().int().nullable(),
     engineId: z.string().regex(ENGINE_ID).nullable().default(null),

@@ -5,12 +5,13 @@ import { type IncomingMessage, type Server, type ServerResponse } from 'node:htt
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import { httpStatusOf as statusOf, type ErrorCode, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
+import { allowedHostSet, isAllowedHost, keysEqual, presentedKey, sessionCookie } from './auth';
 import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
-/** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
-export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
+import { MAX_IMAGE_BYTES, megabytes, RPC_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES } from '../shared/limits';
+
+export { DEFAULT_MAX_BODY_BYTES };
 
 
 
@@ -44,7 +45,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   const { dispatcher, apiKey, staticDir } = options;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const allowed = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowed = allowedHostSet(options.allowedHosts);
   const ctx: RequestContext = { transport: 'http' };
 
   const sendJson = (res: ServerResponse, status: number, body: Result<unknown>, extra: Record<string, string> = {}): void => {
@@ -64,7 +65,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       res,
       413,
       'IMAGE_TOO_LARGE',
-      `The request is larger than the ${Math.round(maxBody / 1024 / 1024)} MB limit (images may be up to 50 MB).`,
+      `The request is larger than the ${megabytes(maxBody)} limit (images may be up to ${megabytes(MAX_IMAGE_BYTES)}).`,
       { Connection: 'close' },
     );
     // Let a modest upload finish so the client reads the 413 instead of a reset; cut off a huge one.

@@ -5,9 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAttachmentStore } from '../../electron/attachments/attachment-store';
-import { createBackendHandlers } from '../../electron/backend/handlers';
-import { contract } from '../../electron/shared/contract';
-import { createDispatcher } from '../../electron/shared/dispatcher';
+import { createBackend, type Backend } from '../../electron/backend/backend';
 import { startHttpServer, type RunningServer } from '../../electron/server/http-server';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { writePrivateFile } from '../../electron/store/private-files';
@@ -17,8 +15,10 @@ import { makePng } from '../helpers/test-images';
 const KEY = 'disk-full-test-key-0123456789';
 let dir: string;
 let server: RunningServer | undefined;
+let backend: Backend | undefined;
 afterEach(async () => {
   await server?.close();
+  await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -33,8 +33,8 @@ describe('disk full on image paste', () => {
   it('answers 507 STORAGE_FULL with a plain message and leaves no partial files', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'firellava-full-'));
     const attachments = createAttachmentStore(dir, { writeFile: fullAtImage });
-    const dispatcher = createDispatcher(contract, createBackendHandlers({ engine: new FakeEngine(), attachments, app: { name: 'FireLLaVA', version: 'test' } }));
-    server = await startHttpServer('127.0.0.1', 0, { dispatcher, apiKey: KEY, staticDir: null });
+    backend = createBackend({ dataDir: dir, engine: new FakeEngine(), attachments, app: { name: 'FireLLaVA', version: 'test' } });
+    server = await startHttpServer('127.0.0.1', 0, { dispatcher: backend.dispatcher, apiKey: KEY, staticDir: null });
 
     const client = createHttpClient({ baseUrl: server.origin, apiKey: KEY });
     const r = await client.call('attachments.add', { name: 'paste.png', data: new Uint8Array(makePng(28, 28, 4)) });

@@ -90,6 +90,8 @@ describe('conversation export and import', () => {
       [{ ...good, images: {} }, /image .* is missing/],
       [{ ...good, messages: good.messages.map((m: { parentKey: number | null }) => ({ ...m, parentKey: 999 })) }, /not in the file/],
       [{ ...good, images: { [Object.keys(good.images)[0]!]: { mimeType: 'image/png', data: 'AAAA' } } }, /not a supported image/],
+      // The same bounds as the settings call: a seed no engine takes is refused, not stored.
+      [{ ...good, conversation: { ...good.conversation, params: { seed: 2 ** 40 } } }, /seed/],
     ];
     for (const [doc, reason] of bad) {
       const bytes = Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc));

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_IMAGE_BYTES as CONTRACT_MAX } from '../../electron/shared/contract';
-import { MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
-import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imageFromDrop, imagesFromClipboard, MAX_IMAGE_BYTES, plainImageError } from '../../renderer/src/lib/images';
+import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imageFromDrop, imagesFromClipboard, plainImageError } from '../../renderer/src/lib/images';
 
 const file = (name: string, type: string): File => new File([new Uint8Array([1])], name, { type });
 const transfer = (items: { kind: string; type: string; file: File | null }[], files: File[]): DataTransfer =>
   ({ items: items.map((i) => ({ kind: i.kind, type: i.type, getAsFile: () => i.file })), files }) as unknown as DataTransfer;
 
 describe('renderer image helpers', () => {
-  it('use the same size limit as the contract and the store', () => {
-    expect(MAX_IMAGE_BYTES).toBe(CONTRACT_MAX);
-    expect(MAX_ATTACHMENT_BYTES).toBe(CONTRACT_MAX);
-  });
-
   it('find a pasted image in items first, then in files', () => {
     const shot = file('shot.png', 'image/png');
     const copied = file('copied.jpg', 'image/jpeg');

@@ -69,8 +69,8 @@ describe('preload (built bundle)', () => {
   beforeAll(() => {
     code = readFileSync(PRELOAD, 'utf8');
   });
-  afterEach(() => {
-    backend?.cleanup();
+  afterEach(async () => {
+    await backend?.cleanup();
     backend = null;
   });
 

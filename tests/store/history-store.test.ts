@@ -145,6 +145,22 @@ describe('schema and migrations', () => {
     store.close();
   });
 
+  it('migration 8 takes an answer left streaming out of the index until it ends, and keeps the index exact', () => {
+    const file = tempDb();
+    const v7 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 7) }).db;
+    v7.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c', 'Boots', 1, 1)").run();
+    v7.prepare("INSERT INTO messages (id, conversation_id, role, text, status, created_at, updated_at) VALUES (1, 'c', 'user', 'boots please', 'complete', 1, 1), (2, 'c', 'assistant', 'brown leather', 'streaming', 1, 1)").run();
+    v7.close();
+    const store = HistoryStore.open(file);
+    const integrity = () => store.db.prepare("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)").run();
+    expect(store.search('leather')).toEqual([]);
+    expect(store.search('boots').map((h) => h.messageId)).toEqual([1]);
+    store.markInterrupted();
+    expect(store.search('leather').map((h) => h.messageId)).toEqual([2]);
+    expect(integrity).not.toThrow();
+    store.close();
+  });
+
   it('refuses a database from a newer version with a clear message and leaves it unchanged', () => {
     const file = tempDb();
     const db = new Database(file);
@@ -241,10 +257,14 @@ describe('history store', () => {
     const q = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'Describe these shoes', status: 'complete' });
     const a = store.addMessage({ conversationId: c.id, parentId: q.id, role: 'assistant', text: '', status: 'streaming' });
     expect(store.search('leather')).toEqual([]);
+    // A streaming answer is indexed once, when it ends (not at every flush); its question is found meanwhile.
     store.updateText(a.id, 'Brown leather boots with');
-    expect(store.search('leather').map((h) => h.messageId)).toEqual([a.id]);
+    expect(store.search('leather')).toEqual([]);
+    expect(store.search('shoes').map((h) => h.messageId)).toEqual([q.id]);
     store.finishMessage(a.id, { status: 'complete', text: 'Suede boots, waterproof.' });
     expect(store.search('leather')).toEqual([]);
+    // The index matches the table exactly (FTS5 compares every entry with its row).
+    expect(() => store.db.prepare("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();
     const hit = store.search('waterpr')[0]!; // prefix of the last word
     expect(hit).toMatchObject({ conversationId: c.id, conversationTitle: 'Shoes', messageId: a.id, role: 'assistant' });
     expect(hit.snippet).toContain('\u0002waterproof\u0003');
@@ -270,8 +290,10 @@ describe('history store', () => {
     store.updateText(a.id, 'half an ans');
     store.close();
     const again = HistoryStore.open(file);
+    expect(again.search('half')).toEqual([]);
     expect(again.markInterrupted()).toBe(1);
     expect(again.message(a.id)).toMatchObject({ status: 'interrupted', text: 'half an ans' });
+    expect(again.search('half').map((h) => h.messageId)).toEqual([a.id]);
     expect(again.markInterrupted()).toBe(0);
     again.close();
   });

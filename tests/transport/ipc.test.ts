@@ -87,9 +87,9 @@ describe('Electron IPC transport', () => {
     });
     client = createIpcClient(ipc.ipcRenderer);
   };
-  afterEach(() => {
+  afterEach(async () => {
     unregister?.();
-    backend?.cleanup();
+    await backend?.cleanup();
   });
 
   it('uses one invoke channel and two message channels, whatever the contract holds', () => {

@@ -1,7 +1,8 @@
 // Finding an image in paste/drop data, and making it something the engine can decode.
 
-/** Same as the contract's MAX_IMAGE_BYTES (a test checks); importing that would bundle zod. */
-export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+import { MAX_IMAGE_BYTES } from '../../../electron/shared/limits';
+
+export { MAX_IMAGE_BYTES };
 
 /** Clipboard sources differ: screenshots arrive only in `items`, copied files often only in `files`. */
 export function imageFromClipboard(data: DataTransfer | null): File | null {
