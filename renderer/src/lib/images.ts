@@ -29,6 +29,11 @@ export function imagesFromClipboard(data: DataTransfer | null): File[] {
   return Array.from(data.files ?? []).filter((f) => f.type.startsWith('image/'));
 }
 
+/** Every dropped file that may be an image: typed image/*, or untyped (the backend sniffs the bytes). */
+export function imagesFromDrop(data: DataTransfer | null): File[] {
+  return Array.from(data?.files ?? []).filter((f) => f.type === '' || f.type.startsWith('image/'));
+}
+
 export function imageFromDrop(data: DataTransfer | null): File | null {
   if (!data) return null;
   const files = Array.from(data.files ?? []);
