@@ -1,17 +1,9 @@
-// Names the user reads for fields and formats. Typed as Records so a field or format added to the
-// contract fails the build here instead of showing a raw id (importing the contract would bundle zod).
+// Names the user reads for fields (the CSV headers' own) and formats. Typed as Records so a format
+// added to the contract fails the build here instead of showing a raw id.
+import { FIELD_LABEL } from '../../../electron/shared/catalog-field-labels';
 import type { CatalogField, CatalogFormat } from '../../../electron/shared/contracts/catalog';
 
-export const FIELD_LABELS: Record<CatalogField, string> = {
-  title: 'Title',
-  bullets: 'Bullets',
-  shortDescription: 'Short description',
-  longDescription: 'Description',
-  tags: 'Tags',
-  altText: 'Alt text',
-  seoTitle: 'SEO title',
-  seoDescription: 'SEO description',
-};
+export const FIELD_LABELS = FIELD_LABEL;
 
 export const FORMAT_LABELS: Record<CatalogFormat, string> = {
   shopify: 'Shopify CSV',
