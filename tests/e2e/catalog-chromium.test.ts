@@ -119,11 +119,13 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('catalog jobs in Chrom
     await page.getByRole('button', { name: '← Back to chat' }).click();
     await dropFiles(page.locator('main'), [photo('a.png', 31), photo('b.png', 32), photo('c.png', 33), photo('d.png', 34)]);
     const offer = page.getByRole('group', { name: 'Several images' });
-    await offer.getByText('4 images.').waitFor();
+    await offer.getByText('4 images.').waitFor({ timeout: 10_000 });
     expect(await page.getByRole('list', { name: 'Images to send' }).count()).toBe(0);
+    // The tiny model's 512-token context fits the one-field template, not Shopify's six fields.
+    await offer.getByLabel('Catalog template').selectOption('alt-text');
     await offer.getByRole('button', { name: 'Describe each (catalog job)' }).click();
     const status = page.getByRole('status', { name: 'Job status' });
-    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toMatch(/4 of 4 · done/);
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/4 of 4 · done/);
     expect(await page.getByRole('grid', { name: 'Review products' }).getByRole('row').count()).toBe(5);
   });
 
@@ -144,9 +146,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('catalog jobs in Chrom
       observer.observe({ type: 'longtask', buffered: false });
       const frames: number[] = [];
       let last = performance.now();
-      const end = last + 4000;
-      while (performance.now() < end) {
-        el.scrollTop += 900; // about ten rows a frame, end to end in ~1,100 frames
+      for (let i = 0; i < 300; i++) {
+        el.scrollTop += 600; // six or seven rows a frame: a fast wheel
         await new Promise(requestAnimationFrame);
         const now = performance.now();
         frames.push(now - last);
@@ -156,8 +157,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('catalog jobs in Chrom
       return { frames: frames.length, maxFrame: Math.max(...frames), p95: frames.sort((a, b) => a - b)[Math.floor(frames.length * 0.95)]!, longTasks, scrollTop: el.scrollTop };
     });
     console.log(`10,000-row grid scroll: ${timing.frames} frames, max ${timing.maxFrame.toFixed(1)} ms, p95 ${timing.p95.toFixed(1)} ms, long tasks ${JSON.stringify(timing.longTasks.map(Math.round))}`);
-    expect(timing.scrollTop).toBeGreaterThan(100_000);
+    expect(timing.scrollTop).toBe(180_000);
     expect(await grid.getByRole('row').count()).toBeLessThan(40);
+    // What is on screen is the rows at that scroll position (92 px a row): ~1,956.
+    await grid.getByText('product-01960.jpg').waitFor();
     expect(problems).toEqual([]);
   });
 });

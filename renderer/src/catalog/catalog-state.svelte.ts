@@ -35,6 +35,8 @@ export class CatalogState {
   #watch: StreamHandle | null = null;
   #stopped = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #queued = new Map<number, CatalogItemView>();
+  #flush = 0;
 
   constructor(private readonly client: ContractClient) {}
 
@@ -55,6 +57,7 @@ export class CatalogState {
       this.#stopped = true;
       clearTimeout(this.#retry);
       this.#watch?.cancel();
+      cancelAnimationFrame(this.#flush);
     };
   }
 
@@ -71,12 +74,16 @@ export class CatalogState {
     }
   }
 
+  /** Item events arrive by the thousand (a job created, approve all): one new array per frame, not per event. */
   private putItem(item: CatalogItemView): void {
-    const i = this.items.findIndex((x) => x.id === item.id);
-    if (i < 0) return;
-    const next = this.items.slice();
-    next[i] = item;
-    this.items = next;
+    this.#queued.set(item.id, item);
+    if (this.#flush) return;
+    this.#flush = requestAnimationFrame(() => {
+      this.#flush = 0;
+      const queued = this.#queued;
+      this.#queued = new Map();
+      if (this.items.some((i) => queued.has(i.id))) this.items = this.items.map((i) => queued.get(i.id) ?? i);
+    });
   }
 
   private async call<T>(promise: Promise<{ ok: true; value: T } | { ok: false; error: { message: string } }>): Promise<T | null> {
@@ -90,6 +97,7 @@ export class CatalogState {
     this.error = null;
     this.currentId = jobId;
     this.items = [];
+    this.#queued.clear();
     const items = await this.call(this.client.call('catalog.items', { jobId }));
     if (items && this.currentId === jobId) this.items = items;
   }
