@@ -133,6 +133,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('catalog jobs in Chrom
     const items = Array.from({ length: 10_000 }, (_, i) => ({ name: `product-${String(i).padStart(5, '0')}.jpg`, error: `Row ${i}: ${'could not be read, '.repeat(12)}` }));
     const created = await api.call('catalog.create', { template: 'shopify', items, name: 'Ten thousand' });
     if (!created.ok) throw new Error(created.error.message);
+    await page.goto(served.url);
+    await page.getByRole('button', { name: 'Catalog', exact: true }).click();
     await page.getByRole('button', { name: /^Ten thousand/ }).click();
     const grid = page.getByRole('grid', { name: 'Review products' });
     await grid.getByText('product-00000.jpg').waitFor({ timeout: 30_000 });
