@@ -34,13 +34,6 @@ export function imagesFromDrop(data: DataTransfer | null): File[] {
   return Array.from(data?.files ?? []).filter((f) => f.type === '' || f.type.startsWith('image/'));
 }
 
-export function imageFromDrop(data: DataTransfer | null): File | null {
-  if (!data) return null;
-  const files = Array.from(data.files ?? []);
-  // Dropped files may have no type (unknown extension): let the backend sniff the bytes.
-  return files.find((f) => f.type.startsWith('image/')) ?? files[0] ?? null;
-}
-
 const isWebp = (b: Uint8Array): boolean =>
   b.length > 12 && String.fromCharCode(...b.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...b.subarray(8, 12)) === 'WEBP';
 
