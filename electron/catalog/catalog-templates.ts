@@ -23,16 +23,7 @@ export const LIST_COUNT: Partial<Record<CatalogField, { min: number; max: number
   tags: { min: 3, max: 10 },
 };
 
-export const FIELD_LABEL: Record<CatalogField, string> = {
-  title: 'Title',
-  bullets: 'Bullets',
-  shortDescription: 'Short description',
-  longDescription: 'Description',
-  tags: 'Tags',
-  altText: 'Alt text',
-  seoTitle: 'SEO title',
-  seoDescription: 'SEO description',
-};
+export { FIELD_LABEL } from '../shared/catalog-field-labels';
 
 const WHAT: Record<CatalogField, string> = {
   title: 'product title',

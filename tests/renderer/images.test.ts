@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imageFromDrop, imagesFromClipboard, plainImageError } from '../../renderer/src/lib/images';
+import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imagesFromClipboard, imagesFromDrop, plainImageError } from '../../renderer/src/lib/images';
 
 const file = (name: string, type: string): File => new File([new Uint8Array([1])], name, { type });
 const transfer = (items: { kind: string; type: string; file: File | null }[], files: File[]): DataTransfer =>
@@ -23,11 +23,11 @@ describe('renderer image helpers', () => {
     expect(imagesFromClipboard(transfer([{ kind: 'string', type: 'text/html', file: null }], []))).toEqual([]);
   });
 
-  it('take a dropped file even without a type, so the backend can sniff it', () => {
+  it('take every dropped image, untyped ones too (the backend sniffs them), never text', () => {
     const untyped = file('photo.heic', '');
-    expect(imageFromDrop(transfer([], [untyped]))).toBe(untyped);
     const png = file('x.png', 'image/png');
-    expect(imageFromDrop(transfer([], [untyped, png]))).toBe(png);
+    expect(imagesFromDrop(transfer([], [untyped, file('notes.txt', 'text/plain'), png]))).toEqual([untyped, png]);
+    expect(imagesFromDrop(null)).toEqual([]);
   });
 });
 
