@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLlavaPair } from '../../electron/fixtures/tiny-llava';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer in Chromium', () => {
   let served: Served;

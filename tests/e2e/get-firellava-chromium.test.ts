@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { startHfServer, type HfServer } from '../convert/get-firellava-server';
-import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 const TOKEN = 'hf_e2etoken12345';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 const LIGHT_BG = 'rgb(255, 255, 255)';
