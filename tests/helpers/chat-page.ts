@@ -22,6 +22,8 @@ export interface ChatPageOptions {
   acceptDownloads?: boolean;
   /** Wait for the local model to be Ready (default true). */
   ready?: boolean;
+  /** Open the served URL (default true); false leaves the first visit to the test. */
+  goto?: boolean;
 }
 
 export async function openChatPage(browser: Browser, served: Served, options: ChatPageOptions = {}): Promise<ChatPage> {
@@ -36,8 +38,10 @@ export async function openChatPage(browser: Browser, served: Served, options: Ch
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
-  await page.goto(served.url);
-  if (options.ready ?? true) await waitReady(page);
+  if (options.goto ?? true) {
+    await page.goto(served.url);
+    if (options.ready ?? true) await waitReady(page);
+  }
   return { context, page, problems, close: () => context.close() };
 }
 
