@@ -4,10 +4,15 @@ import type { Engine } from '../engine/engine';
 import type { coreContract } from '../shared/contracts/core';
 import type { Handlers } from '../shared/dispatcher';
 
-export function createCoreHandlers(deps: { engine: Engine; attachments: AttachmentStore; app: { name: string; version: string } }): Handlers<typeof coreContract> {
+export function createCoreHandlers(deps: {
+  engine: Engine;
+  attachments: AttachmentStore;
+  app: { name: string; version: string };
+  startupNotices?: readonly string[];
+}): Handlers<typeof coreContract> {
   const { engine, attachments, app } = deps;
   return {
-    'app.info': async (_input, ctx) => ({ name: app.name, version: app.version, transport: ctx.transport }),
+    'app.info': async (_input, ctx) => ({ name: app.name, version: app.version, transport: ctx.transport, notices: [...(deps.startupNotices ?? [])] }),
 
     'engine.status': async () => engine.status(),
 

@@ -15,6 +15,7 @@ import type { SecretStore } from '../secrets/secret-store';
 import { createApiServerHandlers } from './api-server-handlers';
 import { createEngineHandlers } from './engine-handlers';
 import { createConversionHandlers } from './conversion-handlers';
+import { createCatalogHandlers, type FileDialogs } from './catalog-handlers';
 
 export interface BackendDeps {
   engine: Engine;
@@ -31,6 +32,10 @@ export interface BackendDeps {
   dataDir?: string;
   /** The desktop app's keychain (API key, remote engine keys); absent headless. */
   secrets?: SecretStore;
+  /** Told once at start (app.info): a damaged history set aside, and the like. */
+  startupNotices?: readonly string[];
+  /** The desktop app's open/save dialogs (catalog picks and exports); absent headless. */
+  dialogs?: FileDialogs;
   /** Registers cleanup run by Backend.close() (servers, jobs). */
   onClose?: (cleanup: () => void | Promise<void>) => void;
 }
@@ -44,6 +49,7 @@ export function createBackendHandlers(deps: BackendDeps): Handlers<Contract> {
     ...createApiServerHandlers(deps),
     ...createEngineHandlers(deps),
     ...createConversionHandlers(deps),
+    ...createCatalogHandlers(deps),
   };
 }
 

@@ -183,9 +183,9 @@ export function checkOutput(t: CatalogTemplate, text: string, only?: CatalogFiel
   return { values, violations };
 }
 
-// Control characters break spreadsheets; newlines stay only where a field is prose.
+// Control characters break spreadsheets; U+FFFD is a byte the model left half-written (never copy).
 const clean = (s: string): string =>
   s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/g, '')
     .replace(/\r\n?/g, '\n')
     .trim();

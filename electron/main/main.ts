@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
+import type { FileDialogs } from '../backend/catalog-handlers';
 import { installFaultPolicy } from '../backend/fault-policy';
+import { IMAGE_EXTENSIONS } from '../catalog/catalog-files';
 import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
@@ -67,7 +69,24 @@ async function start(): Promise<void> {
       else await secrets.set('hf.token', token);
     },
   };
-  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, app: { name: app.getName(), version: app.getVersion() } });
+  // Catalog jobs read only the files picked here and write only the file chosen here.
+  const dialogs: FileDialogs = {
+    openImages: async (kind) => {
+      const options: Electron.OpenDialogOptions =
+        kind === 'folder'
+          ? { title: 'Folder of product photos', properties: ['openDirectory'] }
+          : { title: 'Product photos', properties: ['openFile', 'multiSelections'], filters: [{ name: 'Images', extensions: IMAGE_EXTENSIONS.map((e) => e.slice(1)) }] };
+      const r = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+      return r.canceled ? null : r.filePaths;
+    },
+    saveFile: async (defaultName) => {
+      const options: Electron.SaveDialogOptions = { title: 'Export catalog', defaultPath: path.join(app.getPath('documents'), defaultName) };
+      const r = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+      return r.canceled || !r.filePath ? null : r.filePath;
+    },
+  };
+  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, dialogs, app: { name: app.getName(), version: app.getVersion() } });
+  for (const notice of backend.startupNotices) console.error(`firellava: ${notice}`);
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({

@@ -6,6 +6,8 @@ export interface AppInfo {
   version: string;
   /** 'electron' in the desktop app, 'http' in the headless server. */
   transport: 'electron' | 'http';
+  /** Things the user must know since the start (a damaged chat history set aside); shown until dismissed. */
+  notices: string[];
 }
 
 export type EngineState = 'no-model' | 'loading' | 'ready' | 'error';

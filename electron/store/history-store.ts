@@ -17,6 +17,8 @@ import type {
 } from '../shared/contracts/conversations';
 import { AppErrorException } from '../shared/errors';
 import { BUSY_TIMEOUT_MS, openDatabase, type OpenOptions } from './open-database';
+import type { Recovery } from './recover-database';
+import { snippetsFor } from './search-snippets';
 
 export interface NewMessage {
   conversationId: string;
@@ -79,17 +81,20 @@ export function toFtsQuery(input: string): string | null {
 export class HistoryStore {
   readonly db: Database.Database;
   readonly backupPath: string | null;
+  /** Set when the file on disk was damaged and this history was rebuilt from what was readable. */
+  readonly recovery: Recovery | null;
   /** Clock injection keeps ordering tests exact. */
   now: () => number = Date.now;
 
   static open(file: string, options?: OpenOptions): HistoryStore {
-    const { db, backupPath } = openDatabase(file, options);
-    return new HistoryStore(db, backupPath);
+    const { db, backupPath, recovery } = openDatabase(file, options);
+    return new HistoryStore(db, backupPath, recovery);
   }
 
-  private constructor(db: Database.Database, backupPath: string | null) {
+  private constructor(db: Database.Database, backupPath: string | null, recovery: Recovery | null) {
     this.db = db;
     this.backupPath = backupPath;
+    this.recovery = recovery;
   }
 
   close(): void {
@@ -380,15 +385,15 @@ export class HistoryStore {
     if (!fts) return [];
     const rows = this.db
       .prepare(
-        // Newest first: FTS5 walks its index by rowid and stops early, where ranking by relevance
-        // would score every match (hundreds of ms for a common word in 200,000 messages).
-        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, hits.snippet
-         FROM (SELECT rowid, snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet FROM messages_fts
-               WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hits
-         JOIN messages m ON m.id = hits.rowid JOIN conversations c ON c.id = m.conversation_id
-         WHERE c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?`,
+        // Newest first: FTS5 walks its index by rowid and stops at the limit, where ranking by
+        // relevance would score every match. Trashed chats are skipped inside that walk, so a full
+        // trash neither hides results nor costs time; snippets are made afterwards, for this page only.
+        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, m.text
+         FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid CROSS JOIN conversations c ON c.id = m.conversation_id
+         WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY f.rowid DESC LIMIT ?`,
       )
-      .all(fts, limit * 4, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; snippet: string }[];
-    return rows.map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, role: r.role, snippet: r.snippet, createdAt: r.created_at }));
+      .all(fts, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; text: string }[];
+    const snippets = snippetsFor(this.db, query, rows);
+    return rows.map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, role: r.role, snippet: snippets.get(r.id) ?? '', createdAt: r.created_at }));
   }
 }

@@ -100,6 +100,20 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'convert.cancel': { now: true },
   'convert.discard': { revision: '../x' },
   'convert.watch': { all: 1 },
+  'catalog.templates': { id: 'shopify' },
+  'catalog.pick': { kind: 'drive' },
+  'catalog.create': { template: 'shopify', items: [{ name: 'a.png', attachmentId: 'abc' }] },
+  'catalog.list': [],
+  'catalog.items': { jobId: '../x' },
+  'catalog.updateItem': { itemId: 1, field: 'price', value: 'x' },
+  'catalog.approve': { itemIds: [] },
+  'catalog.regenerate': { itemId: 0 },
+  'catalog.pause': {},
+  'catalog.resume': { jobId: 'A B' },
+  'catalog.cancel': { jobId: 7 },
+  'catalog.delete': { jobId: '' },
+  'catalog.export': { jobId: 'j1', format: 'xlsx' },
+  'catalog.watch': { jobId: 'j1' },
 };
 
 export const GOOD_GENERATE = {

@@ -162,11 +162,15 @@ describe('schema and migrations', () => {
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
-  it('refuses a file that is not a database, saying where it is', () => {
+  it('sets a file that is not a database aside unchanged, says where, and starts a new history', () => {
     const file = tempDb();
-    writeFileSync(file, 'this is not sqlite at all, just text'.repeat(100));
-    expect(() => HistoryStore.open(file)).toThrow(/not a database/);
+    const text = 'this is not sqlite at all, just text'.repeat(100);
+    writeFileSync(file, text);
+    const store = HistoryStore.open(file);
+    expect(store.recovery).toMatchObject({ readable: false, reason: expect.stringMatching(/not a database/) });
+    expect(readFileSync(store.recovery!.asidePath, 'utf8')).toBe(text);
     expect(existsSync(file)).toBe(true);
+    store.close();
   });
 });
 

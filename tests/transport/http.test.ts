@@ -84,7 +84,7 @@ describe('HTTP transport', () => {
 
   it('answers calls with the bearer key', async () => {
     await start();
-    expect(await client().call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'http' } });
+    expect(await client().call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'http', notices: [] } });
   });
 
   it('rejects invalid input by schema with the same error as the IPC transport', async () => {

@@ -100,7 +100,7 @@ describe('Electron IPC transport', () => {
 
   it('answers calls', async () => {
     setup();
-    expect(await client.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron' } });
+    expect(await client.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron', notices: [] } });
     const status = await client.call('engine.status', {});
     expect(status.ok && status.value.state).toBe('no-model');
   });

@@ -78,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(values.verbose ? { onLog: (text: string) => process.stderr.write(text) } : {}),
   });
   const backend = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: pkg.version } });
+  for (const notice of backend.startupNotices) console.error(`Warning: ${notice}`);
   installFaultPolicy({
     name: 'firellava serve',
     exit: (code) => {

@@ -1,5 +1,5 @@
 // What the chat window tells the user whichever store acted: the last error (with its technical
-// words folded) and a passing notice, optionally with Undo.
+// words folded), a passing notice (optionally with Undo) and what the backend said at start.
 import { ErrorSlot } from './call-state.svelte';
 import { plainImageError } from './images';
 
@@ -10,6 +10,8 @@ export interface Notice {
 
 export class ChatFeedback extends ErrorSlot {
   notice = $state<Notice | null>(null);
+  /** Told once per start by the backend (a damaged history set aside); stays until dismissed. */
+  startupNotices = $state<string[]>([]);
   // Tied to the message so a later error never shows it.
   #detail = $state<{ message: string; detail: string } | null>(null);
 

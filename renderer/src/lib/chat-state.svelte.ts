@@ -37,7 +37,7 @@ export class ChatState {
     return null;
   });
 
-  constructor(client: ContractClient) {
+  constructor(private readonly client: ContractClient) {
     this.engines = new EnginesState(client);
     this.messages = new MessagesState(client, this.feedback, () => this.streaming.generating);
     this.conversations = new ConversationsState(client, this.feedback, this.messages);
@@ -48,6 +48,9 @@ export class ChatState {
 
   start(): () => void {
     const stopEngines = this.engines.start();
+    void this.client.call('app.info', {}).then((r) => {
+      if (r.ok) this.feedback.startupNotices = r.value.notices;
+    });
     void this.conversations.refresh();
     void this.settings.loadPresets();
     return () => {
