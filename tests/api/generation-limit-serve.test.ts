@@ -11,7 +11,7 @@ import { MAX_PENDING_GENERATIONS } from '../../electron/engine/generation-limit'
 import type { ContractClient } from '../../electron/shared/client';
 import type { Result } from '../../electron/shared/errors';
 import { createHttpClient } from '../../electron/transport/http-client';
-import { ensureBuilt, getSlowPair, startServer, stopServer, type Served } from '../e2e/serve-helpers';
+import { ensureBuilt, getSlowPair, startServer, stopServer, type Served } from '../helpers/serve';
 
 let tmp: string;
 let served: Served;

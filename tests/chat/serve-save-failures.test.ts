@@ -13,7 +13,7 @@ import type { ContractClient } from '../../electron/shared/client';
 import type { ChatEvent, MessageView } from '../../electron/shared/contracts/conversations';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { fillMessagesPage } from '../helpers/fill-database';
-import { ensureBuilt, getSlowPair, startServer, stopServer, type Served } from '../e2e/serve-helpers';
+import { ensureBuilt, getSlowPair, startServer, stopServer, type Served } from '../helpers/serve';
 
 const PRELOAD = path.join(__dirname, '..', 'helpers', 'storage-faults-preload.cjs');
 let tmp: string;

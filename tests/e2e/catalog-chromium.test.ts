@@ -12,7 +12,7 @@ import { createHttpClient } from '../../electron/transport/http-client';
 import { parseCsvWithPython, records } from '../catalog/catalog-helpers';
 import { getFixtures } from '../helpers/fixtures';
 import { makePng } from '../helpers/test-images';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 interface DropFile {
   name: string;

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeFileName, titleFromAnswer } from '../../electron/chat/chat-title';
 import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 

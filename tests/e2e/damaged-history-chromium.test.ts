@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HistoryStore } from '../../electron/store/history-store';
-import { ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-damaged-'));
 const dataDir = path.join(tmp, 'data');

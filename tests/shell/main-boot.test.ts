@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractClient } from '../../electron/shared/client';
 import { getFixtures, REPO_ROOT, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt } from '../e2e/serve-helpers';
+import { CHROMIUM, ensureBuilt } from '../helpers/serve';
 import { bootApp, windowShown, type BootedApp, type BootOptions } from './stand-in-electron/boot-app';
 
 const MAIN = path.join(REPO_ROOT, 'dist', 'main', 'main.cjs');

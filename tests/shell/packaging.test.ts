@@ -13,7 +13,7 @@ import { createLocalEngine } from '../../electron/engine/engine-host';
 import { validateModelPair } from '../../electron/engine/model-validator';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { getFixtures, REPO_ROOT } from '../helpers/fixtures';
-import { CHROMIUM } from '../e2e/serve-helpers';
+import { CHROMIUM } from '../helpers/serve';
 import { bootApp, windowShown } from './stand-in-electron/boot-app';
 
 const require = createRequire(import.meta.url);

@@ -8,7 +8,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
 import { writeLlavaPair, type LlavaPairPaths } from '../../electron/fixtures/tiny-llava';
-import { REPO_ROOT } from '../helpers/fixtures';
+import { REPO_ROOT } from './fixtures';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
