@@ -3,6 +3,7 @@
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
 import type { CatalogEvent, CatalogField, CatalogFormat, CatalogItemView, CatalogJobView, CatalogTemplate } from '../../../electron/shared/contracts/catalog';
 import { MAX_IMAGE_BYTES, engineReadableBytes } from '../lib/images';
+import { downloadBytes } from '../lib/download';
 
 export type CatalogFilter = 'all' | 'errors' | 'unapproved';
 type Item = { name: string; attachmentId: string } | { name: string; error: string };
@@ -202,16 +203,7 @@ export class CatalogState {
     this.error = null;
     const file = await this.call(this.client.call('catalog.export', { jobId, format, bom, approvedOnly, to: this.desktop ? 'dialog' : 'download' }));
     if (!file || file.cancelled) return;
-    if (file.data) {
-      const url = URL.createObjectURL(new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mimeType }));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = file.fileName;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    }
+    if (file.data) downloadBytes(file.data, file.mimeType, file.fileName);
     this.notice = `Exported ${file.rows} row${file.rows === 1 ? '' : 's'}${file.savedTo ? ` to ${file.savedTo}` : ` as ${file.fileName}`}.`;
   }
 }

@@ -3,6 +3,7 @@
 import type { ContractClient } from '../../../electron/shared/client';
 import type { ConversationView, MessageView } from '../../../electron/shared/contracts/conversations';
 import { CallState } from './call-state.svelte';
+import { downloadBytes } from './download';
 import type { ChatFeedback } from './chat-feedback.svelte';
 
 export class MessagesState extends CallState {
@@ -73,15 +74,7 @@ export class MessagesState extends CallState {
     const id = this.currentId;
     if (!id) return;
     const file = this.unwrap(await this.client.call('conversations.export', { id, format }));
-    if (!file) return;
-    const url = URL.createObjectURL(new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mimeType }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = file.fileName;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    if (file) downloadBytes(file.data, file.mimeType, file.fileName);
   }
 
   async copyLastAnswer(): Promise<boolean> {
