@@ -131,9 +131,20 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
     const after = await metrics();
     const spent = (k: string): string => `${((after[k]! - before[k]!) * 1000).toFixed(0)}`;
     const frames = (await page.evaluate(() => (window as unknown as { __frames: number[] }).__frames)).slice(1);
-    // The last delta is rendered on the next frame: count what the user sees once it is there.
-    await page.locator('article.assistant[data-status="complete"] .markdown').first().waitFor({ timeout: 30_000 });
-    const chars = await page.locator('article.assistant .markdown').last().textContent();
+    // The last delta is rendered on the next frame: count what the user sees once it is there. Read
+    // from the DOM, not by Playwright's visibility, which an article under content-visibility: auto can fail.
+    const answered = () => {
+      const articles = [...document.querySelectorAll('article.assistant')];
+      const last = articles.at(-1);
+      return last?.getAttribute('data-status') === 'complete' ? (last.querySelector('.markdown')?.textContent ?? '') : null;
+    };
+    const chars = await page
+      .waitForFunction(answered, undefined, { timeout: 60_000, polling: 100 })
+      .then((h) => h.jsonValue())
+      .catch(async (err: unknown) => {
+        const seen = await page.evaluate(() => [...document.querySelectorAll('article')].map((a) => `${a.className}:${a.getAttribute('data-status')}`).join(', '));
+        throw new Error(`The streamed answer never showed as complete (articles: ${seen || 'none'}): ${String(err)}`);
+      });
     const sorted = [...frames].sort((a, b) => a - b);
     const longest = sorted.at(-1) ?? 0;
     const p95 = sorted[Math.floor(sorted.length * 0.95)] ?? 0;

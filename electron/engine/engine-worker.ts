@@ -8,6 +8,7 @@ import { stageMarker, type StageRole } from './crash-report';
 import { MEDIA_MARKER } from './prompt-format';
 import { TokenCoalescer } from './token-coalescer';
 import {
+  BUSY_RELOAD_MARKER,
   DELTA_FLUSH_MS,
   SAMPLER_OVERRIDES,
   type CompleteParams,
@@ -149,7 +150,10 @@ async function completeWithRetry(options: CompletionOptions, onToken: TokenCallb
       const stuck = BUSY.test(err instanceof Error ? err.message : String(err));
       if (!stuck || attempt >= 2 || !nothingStreamed()) throw err;
       if (attempt === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      else if (loaded) await load(loaded);
+      else if (loaded) {
+        process.stderr.write(`${BUSY_RELOAD_MARKER}\n`);
+        await load(loaded);
+      }
     }
   }
 }
