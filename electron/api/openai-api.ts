@@ -1,43 +1,30 @@
-// The OpenAI-compatible API (GET /v1/models, POST /v1/chat/completions, POST /v1/completions)
-// over the app's one Engine: same queue, same attachment store, same prompt format and
-// single-image policy as the chat UI. Mounted under /v1 of `firellava serve`, or on its own port.
-import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+// The OpenAI-compatible API (GET /v1/models, POST /v1/chat/completions, /v1/completions,
+// /v1/responses) over the app's one Engine: same queue, same attachment store, same prompt format
+// and single-image policy as the chat UI. Mounted under /v1 of `firellava serve`, or on its own port.
+// This file is the HTTP edge: Host, CORS and key checks, body reading, dispatch. Requests are
+// translated in openai-request.ts, answers written in openai-response.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
 import type { AttachmentStore } from '../attachments/attachment-store';
-import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
+import type { Engine } from '../engine/engine';
 import { generationLimitOf } from '../engine/generation-limit';
-import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
 import { allowedHostSet, isAllowedHost, keysEqual } from '../server/auth';
 import { BodyTooLarge, readBody } from '../server/http-io';
-import type { GenerationParams } from '../shared/contract';
+import { API_MAX_BODY_BYTES, megabytes } from '../shared/limits';
 import { toAppError } from '../shared/errors';
-import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
-import { ApiError, badRequest, fromAppError } from './api-errors';
-import {
-  chatCompletionRequest,
-  completionRequest,
-  parseBody,
-  refuseUnsupported,
-  type ChatCompletionRequest,
-  type ChatMessage,
-  type ContentPart,
-  type CompletionRequest,
-} from './api-schemas';
-import { storeImageUrl, type StoredImage } from './image-input';
+import { ApiError, badRequest } from './api-errors';
+import { chatCompletionRequest, completionRequest, parseBody, refuseUnsupported } from './api-schemas';
+import type { StoredImage } from './image-input';
+import { chatTurns, completionPrompt, paramsOf, storeImages } from './openai-request';
+import { newId, nowSeconds, sendError, sendJson, writeCompletion, type CompletionShape } from './openai-response';
 import { toEngineFormat } from './response-format';
 import { withRequestLog, type RequestLog } from './request-log';
 import { createResponsesHandler } from './responses-api';
+import { findModel, listModels, requireModel } from './served-model';
 
 export const API_PREFIX = '/v1';
-import { API_MAX_BODY_BYTES, megabytes } from '../shared/limits';
-
 export { API_MAX_BODY_BYTES };
-/** OpenAI generates until the context is full; a bound keeps a forgotten client from holding the queue. */
-export const DEFAULT_MAX_TOKENS = 2048;
-/** Names accepted for the loaded model besides its file name (Fireworks' ids, so their examples run unchanged). */
-export const MODEL_ALIASES: readonly string[] = ['firellava-13b', 'firellava', 'accounts/fireworks/models/firellava-13b'];
+export { DEFAULT_MAX_TOKENS } from './openai-request';
+export { MODEL_ALIASES, modelIdOf } from './served-model';
 
 export interface OpenAiApiOptions {
   engine: Engine;
@@ -61,31 +48,6 @@ export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<
 
 export const isApiPath = (pathname: string): boolean => pathname === API_PREFIX || pathname.startsWith(`${API_PREFIX}/`);
 
-const newId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-/** A model's `created`: its file's time, as OpenAI lists when a model was made. */
-const createdOf = (file: string): number => {
-  try {
-    return Math.floor(statSync(file).mtimeMs / 1000);
-  } catch {
-    return 0;
-  }
-};
-
-
-interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-}
-
-const openAiFinish = (reason: FinishReason): 'stop' | 'length' => (reason === 'length' || reason === 'context-full' ? 'length' : 'stop');
-
-export function modelIdOf(status: EngineStatus): string | null {
-  return status.model ? path.basename(status.model.path).replace(/\.gguf$/i, '') : null;
-}
-
 export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const { engine, attachments } = options;
   const keyOf = typeof options.apiKey === 'function' ? options.apiKey : () => options.apiKey as string;
@@ -95,18 +57,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const limit = generationLimitOf(engine);
   const maxPending = options.maxPending ?? limit.max;
   const imageOptions = { attachments, fetchImages: options.fetchImages ?? false, seen: new Map<string, StoredImage>() };
-
-  const baseHeaders = (res: ServerResponse): void => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Cache-Control', 'no-store');
-  };
-
-  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(body));
-  };
-  const sendError = (res: ServerResponse, error: ApiError): void => sendJson(res, error.status, error.body(), error.headers);
+  const onDuration = (ms: number): void => limit.recordDuration(ms);
 
   const readJson = async (req: IncomingMessage): Promise<unknown> => {
     const text = await readBody(req, maxBody);
@@ -135,124 +86,6 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     req.resume();
   };
 
-  // --- model ------------------------------------------------------------------------------------
-
-  const requireModel = (requested: string): string => {
-    const status = engine.status();
-    const id = modelIdOf(status);
-    if (!id || !status.model) {
-      throw new ApiError(503, 'No model is loaded: load FireLLaVA in the app (or start "firellava serve --model ...") and try again', 'server_error', 'model_not_loaded', null, { 'Retry-After': '10' });
-    }
-    if (status.state === 'loading') throw new ApiError(503, `The model is loading (${status.message})`, 'server_error', 'model_loading', null, { 'Retry-After': '2' });
-    const names = [id, status.model.name, ...MODEL_ALIASES].map((n) => n.toLowerCase());
-    if (!names.includes(requested.toLowerCase())) {
-      throw new ApiError(404, `The model \`${requested.slice(0, 200)}\` does not exist. This server serves \`${id}\`.`, 'invalid_request_error', 'model_not_found', 'model');
-    }
-    return id;
-  };
-
-  const listModels = (): unknown => {
-    const status = engine.status();
-    const id = modelIdOf(status);
-    return { object: 'list', data: id && status.model ? [{ id, object: 'model', created: createdOf(status.model.path), owned_by: 'local' }] : [] };
-  };
-
-  // --- request → engine -------------------------------------------------------------------------
-
-  const paramsOf = (body: ChatCompletionRequest | CompletionRequest, maxTokens: number | null | undefined): GenerationParams => {
-    const temperature = body.temperature ?? 1;
-    const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
-    return {
-      maxTokens: maxTokens ?? DEFAULT_MAX_TOKENS,
-      temperature,
-      // temperature 0 is not reproducible in llama.cpp; top_k 1 is greedy and is.
-      topK: temperature === 0 ? 1 : (body.top_k ?? 40),
-      topP: body.top_p ?? 1,
-      seed: body.seed == null ? -1 : ((body.seed % 2 ** 31) + 2 ** 31) % 2 ** 31,
-      stop,
-      ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
-      ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
-    };
-  };
-
-  /** The image URL of an image part (image_url, or a file part carrying an image), else null. */
-  const imageUrlOf = (part: ContentPart, param: string): string | null => {
-    if (part.type === 'image_url') {
-      const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
-      if (!url) throw badRequest(`${param}.image_url needs a url`, `${param}.image_url`);
-      return url;
-    }
-    if (part.type !== 'file') return null;
-    const data = part.file?.file_data;
-    if (!data) throw badRequest(`${param}.file needs file_data (a data: URL); uploaded file ids are not supported`, `${param}.file`);
-    const mime = /^data:([^;,]*)/i.exec(data)?.[1]?.toLowerCase() ?? '';
-    if (!mime.startsWith('image/')) {
-      throw badRequest(`${param}.file is ${mime ? `"${mime.slice(0, 60)}"` : 'not a data: URL'}: FireLLaVA reads only image files`, `${param}.file`);
-    }
-    return data;
-  };
-  const isImagePart = (part: ContentPart): boolean => part.type === 'image_url' || part.type === 'file';
-
-  const textOf = (m: ChatMessage, i: number): string => {
-    if (m.content == null) return '';
-    if (typeof m.content === 'string') return m.content;
-    return m.content
-      .map((part, j) => {
-        if (part.type === 'text') {
-          if (typeof part.text !== 'string') throw badRequest(`messages[${i}].content[${j}] has type "text" but no text`, `messages[${i}].content[${j}].text`);
-          return part.text;
-        }
-        if (isImagePart(part)) {
-          imageUrlOf(part, `messages[${i}].content[${j}]`);
-          return null;
-        }
-        throw badRequest(`Content part type "${part.type.slice(0, 40)}" is not supported; use "text", "image_url" or an image "file"`, `messages[${i}].content[${j}].type`);
-      })
-      .filter((t): t is string => t !== null)
-      .join('\n');
-  };
-
-  const chatTurns = async (messages: ChatMessage[]): Promise<{ system: string; turns: EngineTurn[] }> => {
-    const system: string[] = [];
-    const turns: EngineTurn[] = [];
-    // Validate every message before storing any image, so a bad request stores nothing.
-    const texts = messages.map((m, i) => {
-      if (m.role === 'tool' || m.role === 'function') throw badRequest(`messages[${i}]: "${m.role}" messages are not supported (no function calling)`, `messages[${i}].role`);
-      if (m.role !== 'user' && Array.isArray(m.content) && m.content.some(isImagePart)) {
-        throw badRequest(`messages[${i}]: only user messages may contain images`, `messages[${i}].content`);
-      }
-      return textOf(m, i);
-    });
-    for (const [i, m] of messages.entries()) {
-      const text = texts[i]!;
-      if (m.role === 'system' || m.role === 'developer') {
-        if (text.trim()) system.push(text);
-        continue;
-      }
-      const images: StoredImage[] = [];
-      if (Array.isArray(m.content)) {
-        for (const [j, part] of m.content.entries()) {
-          const url = imageUrlOf(part, `messages[${i}].content[${j}]`);
-          if (url === null) continue;
-          images.push(await storeImageUrl(url, `messages[${i}].content[${j}].${part.type === 'file' ? 'file' : 'image_url'}`, imageOptions));
-        }
-      }
-      const role = m.role === 'assistant' ? 'assistant' : 'user';
-      const last = turns[turns.length - 1];
-      // FireLLaVA's format alternates USER/ASSISTANT: consecutive messages of one role merge.
-      if (last && last.role === role) {
-        last.text = [last.text, text].filter((t) => t !== '').join('\n\n');
-        last.images.push(...images);
-      } else {
-        turns.push({ role, text, images });
-      }
-    }
-    if (turns.length === 0) throw badRequest('messages must contain at least one user or assistant message', 'messages');
-    // A last assistant message is a prefill: the prompt ends inside that answer and the model
-    // continues it (prompt-format.ts); a leading one is a greeting.
-    return { system: system.join('\n\n'), turns };
-  };
-
   // Requests still decoding their images hold a slot too: a burst of image bombs must meet the 429
   // before it decodes, not after. The slots are the engine's, shared with /rpc sends.
   const checkQueue = (): (() => void) => {
@@ -264,146 +97,48 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     }
   };
 
-  // --- generation and responses ------------------------------------------------------------------
+  // --- generation endpoints -----------------------------------------------------------------------
 
-  interface Shape {
-    id: string;
-    created: number;
-    model: string;
-    kind: 'chat' | 'completion';
-    stream: boolean;
-    includeUsage: boolean;
-  }
-
-  const usageOf = (event: GenerateEvent & { type: 'done' }): Usage => ({
-    prompt_tokens: event.usage.promptTokens,
-    completion_tokens: event.usage.completionTokens,
-    total_tokens: event.usage.promptTokens + event.usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
+  const shapeOf = (kind: CompletionShape['kind'], body: { model: string; stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null }): CompletionShape => ({
+    id: newId(kind === 'chat' ? 'chatcmpl' : 'cmpl'),
+    created: nowSeconds(),
+    model: body.model,
+    kind,
+    stream: body.stream === true,
+    includeUsage: body.stream === true && body.stream_options?.include_usage === true,
   });
-
-  const chunk = (s: Shape, choice: Record<string, unknown> | null, usage?: Usage): unknown => ({
-    id: s.id,
-    object: s.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-    created: s.created,
-    model: s.model,
-    choices: choice ? [{ index: 0, ...choice, logprobs: null }] : [],
-    ...(s.includeUsage ? { usage: usage ?? null } : {}),
-  });
-
-  const run = async (req: IncomingMessage, res: ServerResponse, s: Shape, request: GenerateRequest): Promise<void> => {
-    const controller = new AbortController();
-    // The client hung up: stop generating at once so the next request is not kept waiting.
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    // (req.destroyed is true once its body was read; the socket says whether the client left.)
-    if (res.destroyed || req.socket.destroyed) controller.abort();
-
-    let started = false;
-    const write = (data: unknown): void => {
-      if (!res.destroyed) res.write(`data: ${JSON.stringify(data)}\n\n`);
-    };
-    // Headers wait for the first token, so errors before it still get their proper status.
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
-      res.flushHeaders();
-      if (s.kind === 'chat') write(chunk(s, { delta: { role: 'assistant', content: '' }, finish_reason: null }));
-    };
-    const began = performance.now();
-    const sendDelta = (text: string): void => {
-      start();
-      write(chunk(s, s.kind === 'chat' ? { delta: { content: text }, finish_reason: null } : { text, finish_reason: null }));
-    };
-    // The engine worker absorbs the binding's races (late token callbacks, a context left busy).
-    const terminal = await engine.generate(
-      request,
-      (event) => {
-        if (s.stream && event.type === 'delta' && event.text !== '') sendDelta(event.text);
-      },
-      controller.signal,
-    );
-    limit.recordDuration(performance.now() - began);
-    if (controller.signal.aborted || res.destroyed) return;
-
-    if (terminal.type === 'error') {
-      // OpenAI names the field that overflowed the context.
-      const error = fromAppError(terminal.error, terminal.error.code === 'CONTEXT_FULL' ? (s.kind === 'chat' ? 'messages' : 'prompt') : null);
-      if (!started) return sendError(res, error);
-      write(error.body());
-      res.end();
-      return;
-    }
-    const finish = openAiFinish(terminal.finishReason);
-    const usage = usageOf(terminal);
-    if (s.stream) {
-      start();
-      write(chunk(s, s.kind === 'chat' ? { delta: {}, finish_reason: finish } : { text: '', finish_reason: finish }));
-      if (s.includeUsage) write(chunk(s, null, usage));
-      res.end('data: [DONE]\n\n');
-      return;
-    }
-    const choice =
-      s.kind === 'chat'
-        ? { index: 0, message: { role: 'assistant', content: terminal.text, refusal: null }, logprobs: null, finish_reason: finish }
-        : { index: 0, text: terminal.text, logprobs: null, finish_reason: finish };
-    sendJson(res, 200, {
-      id: s.id,
-      object: s.kind === 'chat' ? 'chat.completion' : 'text_completion',
-      created: s.created,
-      model: s.model,
-      choices: [choice],
-      usage,
-    });
-  };
 
   const chatCompletions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(chatCompletionRequest, raw);
     refuseUnsupported(body);
     const responseFormat = toEngineFormat(body.response_format);
-    requireModel(body.model);
+    requireModel(engine, body.model);
     const release = checkQueue();
-    const { system, turns } = await chatTurns(body.messages).finally(release);
-    const s: Shape = { id: newId('chatcmpl'), created: nowSeconds(), model: body.model, kind: 'chat', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
+    const { system, turns } = await chatTurns(body.messages, imageOptions).finally(release);
+    const s = shapeOf('chat', body);
+    const params = paramsOf(body, body.max_completion_tokens ?? body.max_tokens);
+    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, system, turns, params, responseFormat }, onDuration });
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
     const body = parseBody(completionRequest, raw);
     refuseUnsupported(body);
     const responseFormat = toEngineFormat(body.response_format);
-    if (Array.isArray(body.prompt) && body.prompt.length !== 1) throw badRequest(`Send one prompt per request (got ${body.prompt.length}): FireLLaVA answers one prompt at a time`, 'prompt', 'unsupported_parameter');
-    const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0];
-    if (typeof prompt !== 'string') throw badRequest('prompt must be a string (token arrays are not supported)', 'prompt');
-    if (body.echo) throw badRequest('echo is not supported by this server', 'echo', 'unsupported_parameter');
-    if (body.best_of != null && body.best_of !== 1) throw badRequest('best_of must be 1', 'best_of', 'unsupported_parameter');
-    if (body.suffix) throw badRequest('suffix (insertion) is not supported by FireLLaVA', 'suffix', 'unsupported_parameter');
-    const urls = body.images ?? [];
-    if (urls.length > 1) throw badRequest('FireLLaVA sees one image per request: send at most one entry in images', 'images');
-    if (prompt.split(RAW_IMAGE_MARKER).length - 1 > 1) throw badRequest(`The prompt may contain at most one ${RAW_IMAGE_MARKER} marker (FireLLaVA sees one image)`, 'prompt');
-    requireModel(body.model);
+    const { prompt, imageUrls } = completionPrompt(body);
+    requireModel(engine, body.model);
     const release = checkQueue();
-    const images: StoredImage[] = [];
-    try {
-      for (const [i, url] of urls.entries()) images.push(await storeImageUrl(url, `images[${i}]`, imageOptions));
-    } finally {
-      release();
-    }
-    const s: Shape = { id: newId('cmpl'), created: nowSeconds(), model: body.model, kind: 'completion', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
+    const images = await storeImages(imageUrls, imageOptions).finally(release);
+    const s = shapeOf('completion', body);
+    const params = paramsOf(body, body.max_tokens);
+    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params, responseFormat }, onDuration });
   };
 
   const responses = createResponsesHandler({
     engine,
-    requireModel,
+    requireModel: (model) => requireModel(engine, model),
     checkQueue,
-    chatTurns,
-    paramsOf,
-    sendJson,
-    sendError,
-    onDuration: (ms) => limit.recordDuration(ms),
+    chatTurns: (messages) => chatTurns(messages, imageOptions),
+    onDuration,
   });
 
   // --- access control and routing ----------------------------------------------------------------
@@ -436,7 +171,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    baseHeaders(res);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
     if (!isAllowedHost(req.headers.host, allowedHosts)) {
       throw new ApiError(403, 'Unexpected Host header: call the API through 127.0.0.1 or localhost (or the configured host name)', 'permission_error', 'host_not_allowed');
     }
@@ -470,14 +206,8 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     if (route === `${API_PREFIX}/responses`) return post(responses);
     if (route === `${API_PREFIX}/models` || route.startsWith(`${API_PREFIX}/models/`)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `Use GET for ${route}`, 'invalid_request_error', 'method_not_allowed', null, { Allow: 'GET' });
-      if (route === `${API_PREFIX}/models`) return sendJson(res, 200, listModels());
-      const wanted = decodeURIComponent(route.slice(`${API_PREFIX}/models/`.length));
-      const models = (listModels() as { data: { id: string }[] }).data;
-      // The aliases chat accepts resolve to the loaded model, under the name asked for.
-      const alias = models[0] && MODEL_ALIASES.some((a) => a.toLowerCase() === wanted.toLowerCase()) ? { ...models[0], id: wanted } : undefined;
-      const model = models.find((m) => m.id.toLowerCase() === wanted.toLowerCase()) ?? alias;
-      if (!model) throw new ApiError(404, `The model \`${wanted.slice(0, 200)}\` does not exist`, 'invalid_request_error', 'model_not_found', 'model');
-      return sendJson(res, 200, model);
+      if (route === `${API_PREFIX}/models`) return sendJson(res, 200, listModels(engine));
+      return sendJson(res, 200, findModel(engine, decodeURIComponent(route.slice(`${API_PREFIX}/models/`.length))));
     }
     throw new ApiError(404, `Invalid URL (${req.method} ${url.pathname.slice(0, 200)})`, 'invalid_request_error', 'unknown_url');
   };

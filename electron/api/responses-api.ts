@@ -1,13 +1,14 @@
 // POST /v1/responses (OpenAI's Responses API) over the same engine, queue, limits and auth as chat
 // completions: the request becomes chat messages, the answer one assistant message item.
-// Responses are not stored: previous_response_id is refused with a 400.
-import { randomBytes } from 'node:crypto';
+// Responses are not stored: previous_response_id is refused with a 400. Messages are translated
+// (openai-request.ts) and streamed (openai-response.ts) by the same pieces as chat completions.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
-import type { GenerationParams } from '../shared/contract';
-import { ApiError, badRequest, fromAppError } from './api-errors';
-import { imageDetail, MAX_TOKENS_LIMIT, paramOf, parseBody, type ChatCompletionRequest, type ChatMessage } from './api-schemas';
+import { badRequest, fromAppError } from './api-errors';
+import { imageDetail, MAX_TOKENS_LIMIT, paramOf, parseBody, type ChatMessage } from './api-schemas';
+import { paramsOf } from './openai-request';
+import { eventStream, generateFor, newId, nowSeconds, sendError, sendJson } from './openai-response';
 import { responseFormatField, toEngineFormat } from './response-format';
 
 const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
@@ -115,13 +116,8 @@ export interface ResponsesDeps {
   /** Takes a queue place for the image decoding; call what it returns once the images are stored. */
   checkQueue(): () => void;
   chatTurns(messages: ChatMessage[]): Promise<{ system: string; turns: EngineTurn[] }>;
-  paramsOf(body: ChatCompletionRequest, maxTokens: number | null | undefined): GenerationParams;
-  sendJson(res: ServerResponse, status: number, body: unknown): void;
-  sendError(res: ServerResponse, error: ApiError): void;
   onDuration(ms: number): void;
 }
-
-const idOf = (prefix: string): string => `${prefix}_${randomBytes(16).toString('hex')}`;
 
 export function createResponsesHandler(deps: ResponsesDeps) {
   return async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
@@ -132,10 +128,10 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     deps.requireModel(body.model);
     const release = deps.checkQueue();
     const { system, turns } = await deps.chatTurns(messages).finally(release);
-    const id = idOf('resp');
-    const itemId = idOf('msg');
-    const createdAt = Math.floor(Date.now() / 1000);
-    const params = deps.paramsOf({ model: body.model, messages: [], temperature: body.temperature, top_p: body.top_p, seed: body.seed } as ChatCompletionRequest, body.max_output_tokens);
+    const id = newId('resp', '_', 16);
+    const itemId = newId('msg', '_', 16);
+    const createdAt = nowSeconds();
+    const params = paramsOf({ temperature: body.temperature, top_p: body.top_p, seed: body.seed }, body.max_output_tokens);
     const format = body.text?.format ?? { type: 'text' };
 
     const responseOf = (status: 'in_progress' | 'completed' | 'incomplete', output: unknown[], usage: unknown, incomplete: unknown = null) => ({
@@ -164,49 +160,33 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
     const item = (status: 'in_progress' | 'completed' | 'incomplete', content: unknown[]) => ({ id: itemId, type: 'message', status, role: 'assistant', content });
 
-    const controller = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    if (res.destroyed || req.socket.destroyed) controller.abort();
-
-    const stream = body.stream === true;
     let seq = 0;
-    let started = false;
-    const emit = (type: string, data: Record<string, unknown>): void => {
-      if (!res.destroyed) res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
-    };
-    // Headers wait for the first token, so errors before it still get their proper status.
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
-      res.flushHeaders();
+    const emit = (type: string, data: Record<string, unknown>): void => stream.send({ type, sequence_number: seq++, ...data }, type);
+    const stream = eventStream(res, () => {
       const initial = responseOf('in_progress', [], null);
       emit('response.created', { response: initial });
       emit('response.in_progress', { response: initial });
       emit('response.output_item.added', { output_index: 0, item: item('in_progress', []) });
       emit('response.content_part.added', { item_id: itemId, output_index: 0, content_index: 0, part: part('') });
+    });
+    const onText = (delta: string): void => {
+      stream.start();
+      emit('response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta, logprobs: [] });
     };
-    const began = performance.now();
-    const terminal = await deps.engine.generate(
-      { conversationId: id, system, turns, params, responseFormat },
-      (event) => {
-        if (!stream || event.type !== 'delta' || event.text === '') return;
-        start();
-        emit('response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta: event.text, logprobs: [] });
-      },
-      controller.signal,
-    );
-    deps.onDuration(performance.now() - began);
-    if (controller.signal.aborted || res.destroyed) return;
+    const terminal = await generateFor(req, res, {
+      engine: deps.engine,
+      request: { conversationId: id, system, turns, params, responseFormat },
+      ...(body.stream === true ? { onText } : {}),
+      onDuration: deps.onDuration,
+    });
+    if (!terminal) return;
 
     if (terminal.type === 'error') {
       const error = fromAppError(terminal.error, terminal.error.code === 'CONTEXT_FULL' ? 'input' : null);
-      if (!started) return deps.sendError(res, error);
+      if (!stream.started) return sendError(res, error);
       const e = error.body().error;
       emit('error', { code: e.code, message: e.message, param: e.param });
-      res.end();
+      stream.end();
       return;
     }
     const cut = terminal.finishReason === 'length' || terminal.finishReason === 'context-full';
@@ -220,12 +200,12 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     };
     const done = item(status, [part(terminal.text)]);
     const final = responseOf(status, [done], usage, cut ? { reason: 'max_output_tokens' } : null);
-    if (!stream) return deps.sendJson(res, 200, final);
-    start();
+    if (body.stream !== true) return sendJson(res, 200, final);
+    stream.start();
     emit('response.output_text.done', { item_id: itemId, output_index: 0, content_index: 0, text: terminal.text, logprobs: [] });
     emit('response.content_part.done', { item_id: itemId, output_index: 0, content_index: 0, part: part(terminal.text) });
     emit('response.output_item.done', { output_index: 0, item: done });
     emit(cut ? 'response.incomplete' : 'response.completed', { response: final });
-    res.end();
+    stream.end();
   };
 }
