@@ -3,37 +3,16 @@
 // greeting, and responses.create streamed with an image. Covered elsewhere: one image in two
 // turns (openai-serve.test.ts), responses.create / responses.stream with an image and
 // chat.completions.parse with zod (responses-serve.test.ts).
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFixtures } from '../helpers/fixtures';
-import { dataUrl, ensureBuilt, KEY, startServe, waitForModel, writeLongContextPair, type Served } from './api-helpers';
+import { startServedApi, type Served } from '../helpers/served-api';
 
 const GREEDY = { temperature: 0, seed: 7 } as const;
 
 describe('firellava serve with the official client: prefill and streamed Responses', () => {
-  let served: Served;
-  let client: OpenAI;
-  let model: string;
-  let tmp: string;
-  let image: string;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    const fixtures = await getFixtures();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-api-client-'));
-    served = await startServe(await writeLongContextPair(path.join(tmp, 'model')), path.join(tmp, 'data'));
-    model = await waitForModel(served.origin);
-    client = new OpenAI({ baseURL: `${served.origin}/v1`, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
-    image = dataUrl(fixtures.images.png32);
-  }, 60_000);
-
-  afterAll(async () => {
-    await served?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  let served: Served, client: OpenAI, model: string, image: string;
+  beforeAll(async () => void ({ served, client, model, image } = await startServedApi('firellava-api-client-')), 60_000);
+  afterAll(() => served?.stop());
 
   const question = (): OpenAI.Chat.ChatCompletionUserMessageParam => ({
     role: 'user',

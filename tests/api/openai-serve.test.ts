@@ -1,39 +1,18 @@
 // The OpenAI-compatible API of `firellava serve`, driven by the official `openai` client (a real
 // client nobody here wrote) and by raw HTTP, against the tiny generated model.
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { dataUrl, ensureBuilt, errorOf, KEY, postJson, raw, startServe, waitForModel, writeLongContextPair, type Served } from './api-helpers';
+import type { Fixtures } from '../helpers/fixtures';
+import { startServedApi, type Served } from '../helpers/served-api';
+import { errorOf, KEY, postJson, raw } from './api-helpers';
 
 const GREEDY = { temperature: 0, seed: 7 } as const;
 
 describe('firellava serve: OpenAI-compatible API under /v1', () => {
-  let fixtures: Fixtures;
-  let served: Served;
-  let client: OpenAI;
-  let model: string;
-  let tmp: string;
-  let image: string;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    fixtures = await getFixtures();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-api-'));
-    const pair = await writeLongContextPair(path.join(tmp, 'model'));
-    served = await startServe(pair, path.join(tmp, 'data'));
-    model = await waitForModel(served.origin);
-    client = new OpenAI({ baseURL: `${served.origin}/v1`, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
-    image = dataUrl(fixtures.images.png32);
-  });
-
-  afterAll(async () => {
-    await served?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  let fixtures: Fixtures, served: Served, client: OpenAI, model: string, image: string;
+  beforeAll(async () => void ({ fixtures, served, client, model, image } = await startServedApi('firellava-api-')));
+  afterAll(() => served?.stop());
 
   const imageQuestion = (text = 'What is in this picture?'): OpenAI.Chat.ChatCompletionMessageParam[] => [
     { role: 'system', content: 'You are a careful visual assistant.' },

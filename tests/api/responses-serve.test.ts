@@ -1,36 +1,15 @@
 // Against `firellava serve` (the built CLI), as the issue's done-criterion asks: the official
 // client's responses.create with an image (streamed too) and chat.completions.parse with zod.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { getFixtures } from '../helpers/fixtures';
-import { dataUrl, ensureBuilt, KEY, startServe, waitForModel, writeLongContextPair, type Served } from './api-helpers';
+import { startServedApi, type Served } from '../helpers/served-api';
 
 describe('firellava serve: /v1/responses and structured output', () => {
-  let served: Served;
-  let client: OpenAI;
-  let model: string;
-  let tmp: string;
-  let image: string;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    const fixtures = await getFixtures();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-api-resp-serve-'));
-    served = await startServe(await writeLongContextPair(path.join(tmp, 'model')), path.join(tmp, 'data'));
-    model = await waitForModel(served.origin);
-    client = new OpenAI({ baseURL: `${served.origin}/v1`, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
-    image = dataUrl(fixtures.images.png32);
-  }, 60_000);
-
-  afterAll(async () => {
-    await served?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  let served: Served, client: OpenAI, model: string, image: string;
+  beforeAll(async () => void ({ served, client, model, image } = await startServedApi('firellava-api-resp-serve-')), 60_000);
+  afterAll(() => served?.stop());
 
   it('responses.create with an image, plain and streamed', async () => {
     const input: OpenAI.Responses.ResponseInput = [{ role: 'user', content: [{ type: 'input_text', text: 'Describe this.' }, { type: 'input_image', image_url: image, detail: 'high' }] }];
