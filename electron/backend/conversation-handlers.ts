@@ -2,7 +2,7 @@
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { ChatService } from '../chat/chat-service';
 import { exportConversation, importConversation } from '../chat/conversation-transfer';
-import { BUILTIN_PRESETS } from '../chat/presets';
+import { allPresets, createConversationWithDefault, defaultPreset, setDefaultPreset } from '../chat/presets';
 import type { conversationsContract } from '../shared/contracts/conversations';
 import type { Handlers } from '../shared/dispatcher';
 import type { HistoryStore } from '../store/history-store';
@@ -11,7 +11,7 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
   const { history, chat, attachments } = deps;
   return {
     'conversations.list': async ({ trash, limit }) => history.listConversations({ trash, limit }),
-    'conversations.create': async ({ title }) => history.createConversation(title),
+    'conversations.create': async ({ title }) => createConversationWithDefault(history, title),
     'conversations.get': async ({ id }) => history.getConversation(id),
     'conversations.rename': async ({ id, title }) => history.rename(id, title),
     'conversations.settings': async ({ id, system, params, engineId }) => {
@@ -34,9 +34,11 @@ export function createConversationHandlers(deps: { history: HistoryStore; chat: 
     'messages.edit': (input, emit, signal) => chat.edit(input, emit, signal),
     'conversations.export': async ({ id, format }) => exportConversation(history, attachments, id, format),
     'conversations.import': async ({ data }) => importConversation(history, attachments, data),
-    'presets.list': async () => [...BUILTIN_PRESETS, ...history.listPresets()],
+    'presets.list': async () => allPresets(history),
     'presets.save': async (input) => history.savePreset(input),
     'presets.delete': async ({ id }) => ({ deleted: history.deletePreset(id) }),
+    'presets.getDefault': async () => ({ preset: defaultPreset(history) }),
+    'presets.setDefault': async ({ id }) => ({ preset: setDefaultPreset(history, id) }),
     'messages.stop': async ({ conversationId }) => ({ stopped: chat.stop(conversationId) }),
   };
 }

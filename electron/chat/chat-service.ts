@@ -11,6 +11,7 @@ import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, Message
 import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
 import { titleFromAnswer } from './chat-title';
+import { createConversationWithDefault } from './presets';
 
 /** Flush interval for streamed text; the issue asks for at most 500 ms of loss. */
 export const FLUSH_MS = 250;
@@ -92,7 +93,7 @@ export class ChatService {
   ): Promise<void> {
     let conversationId = input.conversationId;
     if (!conversationId) {
-      conversationId = this.store.createConversation('').id;
+      conversationId = createConversationWithDefault(this.store).id;
     }
     this.assertIdle(conversationId);
     const attachments = await this.describe(input.attachments);

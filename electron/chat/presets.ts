@@ -1,5 +1,8 @@
 // Built-in presets: the vision workflows people use most. User presets live in the database.
-import type { Preset } from '../shared/contracts/conversations';
+import type { ConversationSummary, Preset } from '../shared/contracts/conversations';
+import { AppErrorException } from '../shared/errors';
+import { getSetting, setSetting } from '../store/app-settings';
+import type { HistoryStore } from '../store/history-store';
 
 export const BUILTIN_PRESETS: readonly Preset[] = [
   {
@@ -32,3 +35,33 @@ export const BUILTIN_PRESETS: readonly Preset[] = [
     params: { temperature: 0.4, maxTokens: 768 },
   },
 ];
+
+/** Built-in presets first, then the user's by name. */
+export function allPresets(history: HistoryStore): Preset[] {
+  return [...BUILTIN_PRESETS, ...history.listPresets()];
+}
+
+/** The preset new chats start from; null when none is chosen (deleting it clears the choice, migration 9). */
+export function defaultPreset(history: HistoryStore): Preset | null {
+  const id = getSetting(history.db, 'default_preset');
+  return id === null ? null : (allPresets(history).find((p) => p.id === id) ?? null);
+}
+
+/** null clears the default. The id is kept, so renaming the preset keeps it the default. */
+export function setDefaultPreset(history: HistoryStore, id: string | null): Preset | null {
+  if (id !== null && !allPresets(history).some((p) => p.id === id)) {
+    throw new AppErrorException({ code: 'NOT_FOUND', message: 'This preset no longer exists; choose another one' });
+  }
+  setSetting(history.db, 'default_preset', id);
+  return defaultPreset(history);
+}
+
+/** Every new chat starts with the default preset's system prompt and generation settings. */
+export function createConversationWithDefault(history: HistoryStore, title = ''): ConversationSummary {
+  const preset = defaultPreset(history);
+  return history.db.transaction(() => {
+    const c = history.createConversation(title);
+    if (preset) history.updateSettings(c.id, { system: preset.system, params: preset.params });
+    return c;
+  })();
+}

@@ -197,6 +197,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 9,
+    description: 'app-level settings as key/value pairs (the default preset of new chats)',
+    up(db) {
+      // Deleting the default preset leaves no default (built-ins cannot be deleted, so no foreign key).
+      db.exec(`
+        CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TRIGGER presets_delete_default AFTER DELETE ON presets BEGIN
+          DELETE FROM app_settings WHERE key = 'default_preset' AND value = old.id;
+        END;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

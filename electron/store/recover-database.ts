@@ -45,7 +45,7 @@ export function moveAside(file: string, now = new Date()): string {
 }
 
 /** Tables copied, parents first; the FTS index is rebuilt by the triggers of the new schema. */
-const TABLES = ['conversations', 'messages', 'attachments', 'message_attachments', 'presets', 'catalog_jobs', 'catalog_items'] as const;
+const TABLES = ['conversations', 'messages', 'attachments', 'message_attachments', 'presets', 'app_settings', 'catalog_jobs', 'catalog_items'] as const;
 
 /**
  * Copies what is readable from the damaged file at `aside` into `target` (a new database with the

@@ -85,6 +85,8 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'conversations.import': { data: 'not bytes' },
   'presets.save': { name: '', system: '' },
   'presets.delete': { id: 'builtin-general' },
+  'presets.getDefault': { extra: 1 },
+  'presets.setDefault': { id: 5 },
   'models.catalog': { nCtx: 1 },
   'models.list': { extra: true },
   'models.pull': { modelUrl: 'file:///etc/passwd', mmprojUrl: 'http://x/y.gguf' },

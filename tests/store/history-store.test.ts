@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { getSetting, setSetting } from '../../electron/store/app-settings';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../electron/store/migrations';
 import { HistoryStore, toFtsQuery } from '../../electron/store/history-store';
 import { openDatabase } from '../../electron/store/open-database';
@@ -158,6 +159,23 @@ describe('schema and migrations', () => {
     store.markInterrupted();
     expect(store.search('leather').map((h) => h.messageId)).toEqual([2]);
     expect(integrity).not.toThrow();
+    store.close();
+  });
+
+  it('migration 9 keeps a default preset for a version-8 history; deleting that preset clears it, deleting another does not', () => {
+    const file = tempDb();
+    const v8 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 8) }).db;
+    v8.prepare("INSERT INTO presets (id, name, system, params, created_at) VALUES ('user-a', 'Alt', 'Write alt text.', '{}', 1), ('user-b', 'Bullets', 'Bullets.', '{}', 1)").run();
+    v8.close();
+    const store = HistoryStore.open(file);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(getSetting(store.db, 'default_preset')).toBeNull();
+    setSetting(store.db, 'default_preset', 'user-a');
+    store.savePreset({ id: 'user-a', name: 'Alt text', system: 'Write alt text.', params: {} });
+    store.deletePreset('user-b');
+    expect(getSetting(store.db, 'default_preset')).toBe('user-a');
+    store.deletePreset('user-a');
+    expect(getSetting(store.db, 'default_preset')).toBeNull();
     store.close();
   });
 

@@ -176,6 +176,10 @@ export const conversationsContract = {
       .strict(),
   ),
   'presets.delete': call<{ deleted: boolean }>()(z.object({ id: z.string().regex(/^user-[A-Za-z0-9_-]{1,64}$/, 'built-in presets cannot be deleted') }).strict()),
+  /** The preset new chats start from (null: none, also after it was deleted). */
+  'presets.getDefault': call<{ preset: Preset | null }>()(z.object({}).strict()),
+  /** id null: new chats start empty again. */
+  'presets.setDefault': call<{ preset: Preset | null }>()(z.object({ id: z.string().regex(/^(builtin|user)-[A-Za-z0-9_-]{1,64}$/, 'not a preset id').nullable() }).strict()),
   /** Stops the answer being written in a conversation, whichever client started it. */
   'messages.stop': call<{ stopped: boolean }>()(z.object({ conversationId }).strict()),
 } as const;

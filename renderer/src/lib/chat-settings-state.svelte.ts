@@ -8,6 +8,9 @@ import type { MessagesState } from './messages-state.svelte';
 
 export class ChatSettingsState extends CallState {
   presets = $state<Preset[]>([]);
+  /** The preset new chats start from (the backend applies it; the panel shows it for a chat not yet saved). */
+  defaultId = $state<string | null>(null);
+  readonly defaultPreset = $derived(this.presets.find((p) => p.id === this.defaultId) ?? null);
 
   constructor(
     private readonly client: ContractClient,
@@ -19,8 +22,24 @@ export class ChatSettingsState extends CallState {
   }
 
   async loadPresets(): Promise<void> {
-    const list = this.unwrap(await this.client.call('presets.list', {}));
-    if (list) this.presets = list;
+    const [list, chosen] = await Promise.all([this.client.call('presets.list', {}), this.client.call('presets.getDefault', {})]);
+    const presets = this.unwrap(list);
+    const d = this.unwrap(chosen);
+    if (presets) this.presets = presets;
+    if (d) this.defaultId = d.preset?.id ?? null;
+  }
+
+  /** null: new chats start with no preset. Returns whether it was saved. */
+  async setDefault(id: string | null): Promise<boolean> {
+    const saved = this.unwrap(await this.client.call('presets.setDefault', { id }));
+    // A refused id was deleted elsewhere: show the list as it is now.
+    if (!saved) {
+      await this.loadPresets();
+      return false;
+    }
+    this.defaultId = saved.preset?.id ?? null;
+    this.feedback.notice = { text: saved.preset ? `New chats start with “${saved.preset.name}”.` : 'New chats start with no preset.' };
+    return true;
   }
 
   /** Settings belong to a conversation: a new chat is created first so they have a home. */
@@ -48,7 +67,20 @@ export class ChatSettingsState extends CallState {
     this.feedback.notice = { text: `Saved preset “${saved.name}”.` };
   }
 
-  async deletePreset(id: string): Promise<void> {
-    if (this.unwrap(await this.client.call('presets.delete', { id }))) await this.loadPresets();
+  /** Keeps the id, so a renamed default stays the default. */
+  async renamePreset(preset: Preset, name: string): Promise<boolean> {
+    const saved = this.unwrap(await this.client.call('presets.save', { id: preset.id, name, system: preset.system, params: preset.params }));
+    if (!saved) return false;
+    await this.loadPresets();
+    return true;
+  }
+
+  /** Deleting the default leaves new chats with no preset (the backend clears it). */
+  async deletePreset(id: string): Promise<boolean> {
+    const name = this.presets.find((p) => p.id === id)?.name ?? 'preset';
+    if (!this.unwrap(await this.client.call('presets.delete', { id }))) return false;
+    await this.loadPresets();
+    this.feedback.notice = { text: `Deleted preset “${name}”.` };
+    return true;
   }
 }
