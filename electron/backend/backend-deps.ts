@@ -7,6 +7,7 @@ import type { ModelManager } from '../models/model-manager';
 import type { SecretStore } from '../secrets/secret-store';
 import type { HistoryStore } from '../store/history-store';
 import type { FileDialogs } from './catalog-handlers';
+import type { WindowTheme } from './core-handlers';
 import type { TokenStore } from './model-handlers';
 
 export interface BackendDeps {
@@ -28,4 +29,6 @@ export interface BackendDeps {
   startupNotices: readonly string[];
   /** The desktop app's open/save dialogs (catalog picks and exports); absent headless. */
   dialogs?: FileDialogs | undefined;
+  /** The desktop window's frame colours (app.setTheme); absent headless. */
+  windowTheme?: WindowTheme | undefined;
 }

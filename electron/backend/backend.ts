@@ -16,6 +16,7 @@ import { hfTokenFrom } from '../models/hugging-face';
 import { createModelManager, type TokenStore } from './model-handlers';
 import type { SecretStore } from '../secrets/secret-store';
 import type { FileDialogs } from './catalog-handlers';
+import type { WindowTheme } from './core-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -33,6 +34,8 @@ export interface BackendOptions {
   secrets?: SecretStore;
   /** The desktop app's open/save dialogs for catalog jobs; absent headless. */
   dialogs?: FileDialogs;
+  /** The desktop window's frame colours (app.setTheme); absent headless. */
+  windowTheme?: WindowTheme;
 }
 
 export interface Backend {
@@ -51,9 +54,9 @@ export interface Backend {
 }
 
 /** What the app keeps in its data folder (with backups, damaged copies and temp files beside them). */
-const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|exports|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
+const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|exports|engines\.json|api-server\.json|secrets\.json|window-state\.json|window-theme\.json)(\W|$)/;
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, attachments: injectedAttachments, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, attachments: injectedAttachments, hfTokenStore, secrets, dialogs, windowTheme }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
@@ -90,6 +93,7 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     hfTokenStore,
     secrets,
     dialogs,
+    windowTheme,
   });
   return {
     handlers,

@@ -3,17 +3,30 @@ import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine } from '../engine/engine';
 import type { coreContract } from '../shared/contracts/core';
 import type { Handlers } from '../shared/dispatcher';
+import type { Theme } from '../shared/theme';
 import { watchUntilAborted } from './watch';
+
+/** The desktop window's frame (electron/main/window-theme.ts); absent headless. */
+export interface WindowTheme {
+  set(theme: Theme): Promise<void>;
+}
 
 export function createCoreHandlers(deps: {
   engine: Engine;
   attachments: AttachmentStore;
   app: { name: string; version: string };
   startupNotices?: readonly string[];
+  windowTheme?: WindowTheme | undefined;
 }): Handlers<typeof coreContract> {
   const { engine, attachments, app } = deps;
   return {
     'app.info': async (_input, ctx) => ({ name: app.name, version: app.version, transport: ctx.transport, notices: [...(deps.startupNotices ?? [])] }),
+
+    'app.setTheme': async ({ theme }) => {
+      if (!deps.windowTheme) return { applied: false };
+      await deps.windowTheme.set(theme);
+      return { applied: true };
+    },
 
     'engine.status': async () => engine.status(),
 

@@ -3,12 +3,13 @@
 // app-menu, about, notifications and single-instance (tests/shell).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
 import type { FileDialogs } from '../backend/catalog-handlers';
 import { installFaultPolicy } from '../backend/fault-policy';
 import { IMAGE_EXTENSIONS } from '../catalog/catalog-files';
 import { createFileSecretStore } from '../secrets/secret-store';
+import type { Theme } from '../shared/theme';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
 import { aboutDetail, aboutPanelOptions, licensesDir, type AboutInput } from './about';
@@ -20,6 +21,7 @@ import { claimSingleInstance, focusWindow } from './single-instance';
 import { spawnUtilityWorker } from './utility-worker';
 import { hardenSession, hardenWebContents } from './window-hardening';
 import { createMainWindowOptions } from './window-options';
+import { readWindowTheme, windowBackground, writeWindowTheme } from './window-theme';
 import { readWindowState, restoreWindowState, trackWindowState, writeWindowState } from './window-state';
 import { checkForUpdatesInBackground } from './auto-update';
 
@@ -85,7 +87,24 @@ async function start(): Promise<void> {
       return r.canceled || !r.filePath ? null : r.filePath;
     },
   };
-  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, dialogs, app: { name: app.getName(), version: app.getVersion() } });
+  // The frame takes the theme the renderer last chose (app.setTheme) before the page can say it.
+  const themeFile = path.join(dataDir, 'window-theme.json');
+  const applyTheme = (theme: Theme): string => {
+    nativeTheme.themeSource = theme; // first: then shouldUseDarkColors is the OS's for 'system'
+    return windowBackground(theme, nativeTheme.shouldUseDarkColors);
+  };
+  let theme = await readWindowTheme(themeFile);
+  const initialBackground = applyTheme(theme);
+  const windowTheme = {
+    set: async (next: Theme) => {
+      theme = next;
+      mainWindow?.setBackgroundColor(applyTheme(next));
+      await writeWindowTheme(themeFile, next);
+    },
+  };
+  // 'system' follows the OS switching between light and dark while the app runs.
+  nativeTheme.on('updated', () => mainWindow?.setBackgroundColor(windowBackground(theme, nativeTheme.shouldUseDarkColors)));
+  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, dialogs, windowTheme, app: { name: app.getName(), version: app.getVersion() } });
   for (const notice of backend.startupNotices) console.error(`firellava: ${notice}`);
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
@@ -121,6 +140,7 @@ async function start(): Promise<void> {
       platform: process.platform,
       icon: path.join(licenses, '..', 'icons', '512x512.png'),
       devTools: !app.isPackaged,
+      backgroundColor: initialBackground,
     }),
   );
   mainWindow = win;

@@ -30,6 +30,8 @@ export interface MainWindowOptionsInput {
   icon?: string;
   /** Packaged builds hide DevTools; development keeps them. */
   devTools: boolean;
+  /** Painted before the page: the theme's (window-theme.ts), so the frame never flashes the other one. */
+  backgroundColor: string;
 }
 
 export const MIN_WINDOW_SIZE = { width: 640, height: 480 } as const;
@@ -44,7 +46,7 @@ export function createMainWindowOptions(input: MainWindowOptionsInput): BrowserW
     minWidth: MIN_WINDOW_SIZE.width,
     minHeight: MIN_WINDOW_SIZE.height,
     show: false, // shown on 'ready-to-show', so users never see a blank white frame
-    backgroundColor: '#1b1b1f',
+    backgroundColor: input.backgroundColor,
     autoHideMenuBar: false,
     ...(input.platform === 'linux' && input.icon ? { icon: input.icon } : {}),
     webPreferences: { ...secureWebPreferences(input.preload), devTools: input.devTools },

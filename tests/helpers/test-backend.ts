@@ -55,6 +55,7 @@ export function createTestBackend(engineOptions: FakeEngineOptions = {}, overrid
 /** One wrong input per contract entry, each rejected by its schema. */
 export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'app.info': { extra: 1 },
+  'app.setTheme': { theme: 'blue' },
   'engine.status': 'not an object',
   'engine.watch': { follow: true },
   'attachments.add': { name: 'x.png', data: 'not bytes' },

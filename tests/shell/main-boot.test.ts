@@ -71,6 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(seen.options).toHaveLength(1);
     expect(seen.options[0]!.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, preload: path.join(REPO_ROOT, 'dist', 'preload', 'preload.cjs') });
     expect(seen.options[0]!.show).toBe(false); // shown on ready-to-show, which the wait above saw
+    expect(seen.options[0]!.backgroundColor).toBe('#ffffff'); // nothing chosen yet: the system's, light here
     expect(seen.privileged).toEqual(['app', 'firellava-attachment']);
     expect(seen.handled.sort()).toEqual(['app', 'firellava-attachment']);
     expect(seen.url).toBe('https://renderer.app.scheme.invalid/index.html'); // app://renderer/index.html, mapped
@@ -195,6 +196,19 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(seen.downloads).toBe(1);
   });
 
+  it('the theme picked in App settings reaches the window frame and is kept for the next launch', async () => {
+    const seen = await app.run(async (s) => {
+      const page = s.windows[0]!.pageNow;
+      await page.getByRole('button', { name: 'App settings' }).click();
+      await page.getByRole('dialog', { name: 'App settings' }).getByRole('radio', { name: 'Dark' }).check();
+      for (let i = 0; i < 100 && s.themeSource !== 'dark'; i++) await new Promise((r) => setTimeout(r, 100));
+      await page.keyboard.press('Escape');
+      return { themeSource: s.themeSource, backgrounds: s.windows[0]!.backgroundColors };
+    });
+    expect(seen).toEqual({ themeSource: 'dark', backgrounds: ['#18181b'] });
+    await expect.poll(() => readFileSync(path.join(options.userData, 'window-theme.json'), 'utf8'), { timeout: 5000 }).toBe('{"theme":"dark"}\n');
+  });
+
   it('a second launch hands over to the first, which brings its window forward, and exits', async () => {
     const before = await app.run(async (s) => {
       s.windows[0]!.userMinimize();
@@ -242,9 +256,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     await windowShown(app);
     const again = await app.run(async (s) => ({
       options: s.windowOptions[0],
+      themeSource: s.themeSource,
       conversations: await s.windows[0]!.pageNow.evaluate(() => window.api.call('conversations.list', {})),
     }));
-    expect(again.options).toMatchObject({ x: 100, y: 60, width: 1000, height: 700 });
+    expect(again.options).toMatchObject({ x: 100, y: 60, width: 1000, height: 700, backgroundColor: '#18181b' }); // Dark, chosen above
+    expect(again.themeSource).toBe('dark');
     expect(again.conversations).toMatchObject({ ok: true, value: [{ title: expect.any(String) }] });
 
     // Quit from the menu (role 'quit' calls app.quit) with the window open: same clean end.

@@ -122,7 +122,7 @@ describe('hardenSession', () => {
 
 describe('window options', () => {
   it('are locked down: isolated, sandboxed, no Node, web security on', () => {
-    const options = createMainWindowOptions({ preload: '/app/dist/preload/preload.cjs', bounds: { width: 1000, height: 700 }, platform: 'darwin', devTools: false });
+    const options = createMainWindowOptions({ preload: '/app/dist/preload/preload.cjs', bounds: { width: 1000, height: 700 }, platform: 'darwin', devTools: false, backgroundColor: '#ffffff' });
     expect(options.webPreferences).toMatchObject({
       preload: '/app/dist/preload/preload.cjs',
       contextIsolation: true,
@@ -144,7 +144,7 @@ describe('window options', () => {
   });
 
   it('use the remembered position and the Linux icon', () => {
-    const options = createMainWindowOptions({ preload: '/p', bounds: { x: 10, y: 20, width: 900, height: 600 }, platform: 'linux', icon: '/icon.png', devTools: true });
+    const options = createMainWindowOptions({ preload: '/p', bounds: { x: 10, y: 20, width: 900, height: 600 }, platform: 'linux', icon: '/icon.png', devTools: true, backgroundColor: '#ffffff' });
     expect(options).toMatchObject({ x: 10, y: 20, icon: '/icon.png' });
   });
 });

@@ -2,12 +2,15 @@
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
 import { MAX_IMAGE_BYTES, megabytes } from '../limits';
+import { THEMES } from '../theme';
 import type { AppInfo, AttachmentInfo, EngineStatus } from '../types';
 
 export { MAX_IMAGE_BYTES };
 
 export const coreContract = {
   'app.info': call<AppInfo>()(z.object({}).strict()),
+  /** The chosen theme, for the window frame; applied is false where there is no window (headless). */
+  'app.setTheme': call<{ applied: boolean }>()(z.object({ theme: z.enum(THEMES) }).strict()),
   'engine.status': call<EngineStatus>()(z.object({}).strict()),
   /** Emits the current status at once, then every change. */
   'engine.watch': stream<EngineStatus>()(z.object({}).strict()),

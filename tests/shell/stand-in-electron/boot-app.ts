@@ -21,7 +21,8 @@ export interface StandInState {
   ipcLog: { kind: 'invoke' | 'send'; channel: string; name: string; frameUrl: string }[];
   exposed: string[];
   windows: StandInWindow[];
-  windowOptions: { width: number; height: number; x?: number; y?: number; show?: boolean; webPreferences: Record<string, unknown> }[];
+  windowOptions: { width: number; height: number; x?: number; y?: number; show?: boolean; backgroundColor?: string; webPreferences: Record<string, unknown> }[];
+  themeSource: 'system' | 'light' | 'dark';
   permissionHandlers: Record<'request' | 'check' | 'device', unknown>;
   downloadListeners: number;
   permissions: { permission: string; requestingUrl: string; granted: boolean }[];
@@ -42,6 +43,8 @@ export interface StandInWindow {
   isMinimized(): boolean;
   isVisible(): boolean;
   isMaximized(): boolean;
+  /** Each setBackgroundColor main made, in order. */
+  backgroundColors: string[];
   getNormalBounds(): { x: number; y: number; width: number; height: number };
   userResize(bounds: Partial<{ x: number; y: number; width: number; height: number }>): Promise<void>;
   userMinimize(): void;

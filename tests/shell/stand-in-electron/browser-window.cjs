@@ -87,6 +87,7 @@ class BrowserWindow extends EventEmitter {
     };
     this.visible = options.show !== false;
     this.maximized = false;
+    this.backgroundColors = [];
     this.minimized = false;
     this.focused = false;
     this.destroyed = false;
@@ -215,6 +216,10 @@ class BrowserWindow extends EventEmitter {
     }
   }
 
+  /** Recorded only: the page paints over it, and Chromium has no window frame to colour. */
+  setBackgroundColor(color) {
+    this.backgroundColors.push(color);
+  }
   maximize() {
     this.maximized = true;
     this.emit('maximize');

@@ -315,7 +315,22 @@ const screen = strict(
   'screen',
 );
 
+/** The OS is in light mode here: 'system' resolves to light. */
+class NativeTheme extends EventEmitter {
+  get themeSource() {
+    return state.themeSource;
+  }
+  set themeSource(value) {
+    if (!['system', 'light', 'dark'].includes(value)) throw new TypeError(`stand-in electron: nativeTheme.themeSource cannot be ${JSON.stringify(value)}`);
+    state.themeSource = value;
+  }
+  get shouldUseDarkColors() {
+    return state.themeSource === 'dark';
+  }
+}
+const nativeTheme = strict(new NativeTheme(), 'nativeTheme');
+
 module.exports = strict(
-  { app, BrowserWindow, ipcMain, protocol, session, utilityProcess, safeStorage, Menu, dialog, shell, Notification: strict(Notification, 'Notification'), screen },
+  { app, BrowserWindow, nativeTheme, ipcMain, protocol, session, utilityProcess, safeStorage, Menu, dialog, shell, Notification: strict(Notification, 'Notification'), screen },
   'electron',
 );

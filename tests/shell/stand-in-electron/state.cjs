@@ -44,6 +44,8 @@ const state = {
   /** utilityProcess.fork calls: { entry, pid, serviceName, killedByApp, exit }. */
   utility: [],
   focusCalls: 0,
+  /** nativeTheme.themeSource as main last set it. */
+  themeSource: 'system',
 };
 
 module.exports = state;
