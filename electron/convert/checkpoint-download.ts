@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HF_ORIGIN, hfFileUrl } from '../models/hugging-face';
+import { abortError } from '../models/download-error';
 import { DownloadError, downloadFile, partialBytes, probeRemote, type RetryPolicy } from '../models/range-downloader';
 import { CheckpointError, INDEX_FILE, SINGLE_FILE } from './safetensors';
 
@@ -69,7 +70,7 @@ export async function listRepoFiles(src: CheckpointSource, token: string | null,
     try {
       res = await fetch(url, { headers: { 'user-agent': 'firellava-desktop', ...authFor(src, url, token) }, ...(signal ? { signal } : {}) });
     } catch (err) {
-      if (signal?.aborted) throw new DownloadError('ABORTED', 'Download stopped');
+      if (signal?.aborted) throw abortError();
       throw new DownloadError('NETWORK', `Cannot reach ${src.origin} to list ${src.repo}: ${(err as Error).message}`);
     }
     if (res.status === 401 || res.status === 403) throw gated(src, res.status, token);
