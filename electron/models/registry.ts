@@ -36,7 +36,7 @@ export interface RegistryEntry {
   broken?: { message: string; files: string; at: string };
 }
 
-interface RegistryData {
+export interface RegistryData {
   version: 1;
   active: string | null;
   models: RegistryEntry[];
