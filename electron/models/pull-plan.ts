@@ -41,14 +41,15 @@ export function planPull(req: PullRequest, catalog: CatalogEntry[]): PullPlan {
     const modelUrl = hfFileUrl(req.hfRepo, req.modelFile, revision);
     const mmprojUrl = hfFileUrl(req.hfRepo, req.mmprojFile, revision);
     const base = path.posix.basename(req.modelFile);
+    const names = pairFileNames(fileNameOf(modelUrl), fileNameOf(mmprojUrl));
     return {
       id: pairId(base, modelUrl, mmprojUrl),
       name: req.name ?? `${req.hfRepo} ${base}`,
       source: `hf:${req.hfRepo}`,
       licenseUrl: `https://huggingface.co/${req.hfRepo}`,
       files: [
-        { role: 'model', fileName: fileNameOf(modelUrl), url: modelUrl, size: null, sha256: req.sha256Model?.toLowerCase() ?? null },
-        { role: 'mmproj', fileName: fileNameOf(mmprojUrl), url: mmprojUrl, size: null, sha256: req.sha256Mmproj?.toLowerCase() ?? null },
+        { role: 'model', fileName: names.model, url: modelUrl, size: null, sha256: req.sha256Model?.toLowerCase() ?? null },
+        { role: 'mmproj', fileName: names.mmproj, url: mmprojUrl, size: null, sha256: req.sha256Mmproj?.toLowerCase() ?? null },
       ],
     };
   }
