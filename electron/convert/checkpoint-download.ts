@@ -220,7 +220,7 @@ export async function downloadCheckpoint(src: CheckpointSource, dir: string, opt
           ...(signal ? { signal } : {}),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.fsync !== undefined ? { fsync: opts.fsync } : {}),
-          progressIntervalMs: opts.progressIntervalMs ?? 250,
+          ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
           onProgress: (p) => opts.onProgress?.({ file: f.path, bytesDone: base + p.receivedBytes, bytesTotal: total, bytesPerSecond: p.bytesPerSecond }),
         },
       );

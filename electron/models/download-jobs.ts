@@ -168,7 +168,7 @@ export class DownloadJobs {
           {
             signal,
             retry: this.options.retry,
-            progressIntervalMs: this.options.progressIntervalMs ?? 250,
+            progressIntervalMs: this.options.progressIntervalMs,
             onProgress: (p) => {
               Object.assign(view, p);
               updateTotal(job.view);

@@ -16,6 +16,9 @@ export { DownloadError, type DownloadErrorCode } from './download-error';
 export { DEFAULT_RETRY, displayUrl, probeRemote, type DownloadTarget, type RetryPolicy } from './http-range';
 export { discardPartial, partialBytes, partPath } from './part-file';
 
+/** How often progress is reported unless the caller says otherwise: the UI's refresh rate. */
+export const PROGRESS_INTERVAL_MS = 250;
+
 export interface FileProgress {
   receivedBytes: number;
   totalBytes: number | null;
@@ -52,7 +55,7 @@ export interface DownloadResult {
 export async function downloadFile(target: DownloadTarget, options: DownloadOptions = {}): Promise<DownloadResult> {
   const { signal, onProgress } = options;
   const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const interval = options.progressIntervalMs ?? 200;
+  const interval = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const part = partPath(target.dest);
   await mkdir(dirname(target.dest), { recursive: true });
