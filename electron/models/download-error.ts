@@ -15,3 +15,8 @@ export class DownloadError extends Error {
 export function abortError(): DownloadError {
   return new DownloadError('ABORTED', 'Download stopped');
 }
+
+/** The server's size is not the one the catalog or an earlier response gave. */
+export function serverSizeMismatch(fileName: string, size: number, expected: number): DownloadError {
+  return new DownloadError('SIZE_MISMATCH', `${fileName} is ${size} bytes on the server, expected ${expected}`);
+}

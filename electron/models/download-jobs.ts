@@ -1,16 +1,16 @@
 // Download jobs: pull (checks, then the bytes in the background), pause, resume (also after a
 // restart), cancel, and the verification that turns two downloaded files into an installed pair.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { DownloadJob, InstalledModel, PullRequest } from '../shared/contracts/models';
 import { checkDiskSpace, type FreeSpaceFn } from './disk-space';
-import { DownloadError } from './download-error';
+import { DownloadError, serverSizeMismatch } from './download-error';
 import { isRunning, newJobView, updateTotal } from './download-job-view';
 import { authHeaders } from './hugging-face';
 import type { ModelEvents } from './model-events';
 import type { ModelLibrary } from './model-library';
-import { ROLES, sha256File, sizeOf } from './model-files';
+import { ROLES, sizeOf } from './model-files';
 import { fromDownloadError, jobError, ModelManagerError } from './model-manager-error';
-import { discardPartial, partialBytes } from './part-file';
+import { partialBytes } from './part-file';
 import { pendingEntry, planFromEntry, planPull, type FileSpec, type PullPlan } from './pull-plan';
 import { downloadFile, probeRemote, type RetryPolicy } from './range-downloader';
 import type { ModelRegistry, RegistryFile } from './registry';
@@ -78,10 +78,7 @@ export class DownloadJobs {
       await this.preflight(plan, job);
     } catch (err) {
       // Refused before any byte arrived (no access, no such file, no space): leave nothing behind.
-      if (!prior) {
-        await this.registry.remove(plan.id);
-        await rm(this.registry.dirOf(plan.id), { recursive: true, force: true });
-      }
+      if (!prior) await this.registry.removeWithFolder(plan.id);
       this.fail(job, err, plan.licenseUrl);
       if (err instanceof DownloadError && err.code === 'NETWORK' && job.view.error) {
         job.view.error.action = 'Check the address and the connection, then try again.';
@@ -131,7 +128,7 @@ export class DownloadJobs {
           { signal: job.controller?.signal, retry: this.options.retry },
         );
         if (f.size !== null && size !== null && size !== f.size) {
-          throw new DownloadError('SIZE_MISMATCH', `${f.fileName} is ${size} bytes on the server, expected ${f.size}`);
+          throw serverSizeMismatch(f.fileName, size, f.size);
         }
         f.size ??= size;
       }
@@ -267,9 +264,7 @@ export class DownloadJobs {
     job.controller?.abort();
     await job.done;
     if (entry && !entry.complete) {
-      for (const f of entry.files) await discardPartial(this.registry.pathOf(id, f.fileName));
-      await rm(this.registry.dirOf(id), { recursive: true, force: true });
-      await this.registry.remove(id);
+      await this.registry.removeWithFolder(id);
     }
     job.view.state = 'cancelled';
     this.jobs.set(id, job);

@@ -1,6 +1,6 @@
 // The installed pairs: what each one is (ready, incomplete, missing, invalid, broken) with its fit,
 // the catalog beside them, the active pair, and the one place a finished pair is registered.
-import { readdir, lstat, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { validateModelPair, type ModelPairInfo } from '../engine/model-validator';
 import type { CatalogEntry, CatalogItem, DownloadJob, FitDevice, InstalledModel, ModelFileRole } from '../shared/contracts/models';
@@ -221,8 +221,7 @@ export class ModelLibrary {
   async remove(id: string): Promise<void> {
     const entry = await this.registry.get(id);
     if (!entry) throw new ModelManagerError('NOT_FOUND', 'UNKNOWN_MODEL', `No installed model "${id}"`);
-    await rm(this.registry.dirOf(id), { recursive: true, force: true });
-    await this.registry.remove(id);
+    await this.registry.removeWithFolder(id);
     this.events.emit({ type: 'installed' });
   }
 

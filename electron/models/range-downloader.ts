@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { abortError, DownloadError } from './download-error';
+import { abortError, DownloadError, serverSizeMismatch } from './download-error';
 import { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, drainBody, request, requestHeaders, retryDelay, sleep, statusError, Transient, type DownloadTarget, type RetryPolicy } from './http-range';
 import { clearPartState, discardPartial, partPath, rehash, resumePoint, writePartState } from './part-file';
 
@@ -148,7 +148,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         }
         if (size !== null && target.size != null && size !== target.size) {
           res.resume();
-          throw new DownloadError('SIZE_MISMATCH', `${basename(target.dest)} is ${size} bytes on the server, expected ${target.size}`);
+          throw serverSizeMismatch(basename(target.dest), size, target.size);
         }
         const etag = typeof res.headers.etag === 'string' ? res.headers.etag : null;
         const lastModified = typeof res.headers['last-modified'] === 'string' ? res.headers['last-modified'] : null;

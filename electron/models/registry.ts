@@ -180,6 +180,12 @@ export class ModelRegistry {
     });
   }
 
+  /** Deletes the model's folder (its files and any partial download) and its entry. */
+  async removeWithFolder(id: string): Promise<void> {
+    await rm(this.dirOf(id), { recursive: true, force: true });
+    await this.remove(id);
+  }
+
   setActive(id: string | null): Promise<void> {
     return this.update((d) => {
       d.active = id;
