@@ -7,6 +7,7 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HF_ORIGIN, hfFileUrl } from '../models/hugging-face';
 import { abortError } from '../models/download-error';
+import { USER_AGENT } from '../models/http-range';
 import { DownloadError, downloadFile, partialBytes, probeRemote, type RetryPolicy } from '../models/range-downloader';
 import { CheckpointError, INDEX_FILE, SINGLE_FILE } from './safetensors';
 
@@ -68,7 +69,7 @@ export async function listRepoFiles(src: CheckpointSource, token: string | null,
   while (url) {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { 'user-agent': 'firellava-desktop', ...authFor(src, url, token) }, ...(signal ? { signal } : {}) });
+      res = await fetch(url, { headers: { 'user-agent': USER_AGENT, ...authFor(src, url, token) }, ...(signal ? { signal } : {}) });
     } catch (err) {
       if (signal?.aborted) throw abortError();
       throw new DownloadError('NETWORK', `Cannot reach ${src.origin} to list ${src.repo}: ${(err as Error).message}`);

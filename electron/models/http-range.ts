@@ -37,9 +37,11 @@ export function retryDelay(retry: RetryPolicy, failure: number): number {
   return Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (failure - 1));
 }
 
+export const USER_AGENT = 'firellava-desktop';
+
 /** Headers every download request carries; the caller's (Authorization, Range) go on top. */
 export function requestHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return { 'accept-encoding': 'identity', 'user-agent': 'firellava-desktop', ...extra };
+  return { 'accept-encoding': 'identity', 'user-agent': USER_AGENT, ...extra };
 }
 
 /** Hides query strings (signed CDN URLs) in messages. */
