@@ -36,16 +36,12 @@ export class ModelManager {
   constructor(private readonly options: ModelManagerOptions) {
     this.registry = new ModelRegistry(options.dataDir);
     this.freeSpace = options.freeSpace ?? systemFreeSpace;
-    this.library = new ModelLibrary(this.registry, this.events, {
-      ...(options.catalog ? { catalog: options.catalog } : {}),
-      ...(options.devices ? { devices: options.devices } : {}),
-      jobOf: (id) => this.jobs.view(id),
-    });
+    this.library = new ModelLibrary(this.registry, this.events, { catalog: options.catalog, devices: options.devices, jobOf: (id) => this.jobs.view(id) });
     this.jobs = new DownloadJobs(this.registry, this.library, this.events, {
       freeSpace: this.freeSpace,
-      ...(options.hfToken ? { hfToken: options.hfToken } : {}),
-      ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      hfToken: options.hfToken,
+      retry: options.retry,
+      progressIntervalMs: options.progressIntervalMs,
     });
   }
 
