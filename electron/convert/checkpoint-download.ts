@@ -6,6 +6,8 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HF_ORIGIN, hfFileUrl } from '../models/hugging-face';
+import { abortError } from '../models/download-error';
+import { USER_AGENT } from '../models/http-range';
 import { DownloadError, downloadFile, partialBytes, probeRemote, type RetryPolicy } from '../models/range-downloader';
 import { CheckpointError, INDEX_FILE, SINGLE_FILE } from './safetensors';
 
@@ -67,9 +69,9 @@ export async function listRepoFiles(src: CheckpointSource, token: string | null,
   while (url) {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { 'user-agent': 'firellava-desktop', ...authFor(src, url, token) }, ...(signal ? { signal } : {}) });
+      res = await fetch(url, { headers: { 'user-agent': USER_AGENT, ...authFor(src, url, token) }, ...(signal ? { signal } : {}) });
     } catch (err) {
-      if (signal?.aborted) throw new DownloadError('ABORTED', 'Download stopped');
+      if (signal?.aborted) throw abortError();
       throw new DownloadError('NETWORK', `Cannot reach ${src.origin} to list ${src.repo}: ${(err as Error).message}`);
     }
     if (res.status === 401 || res.status === 403) throw gated(src, res.status, token);
@@ -219,7 +221,7 @@ export async function downloadCheckpoint(src: CheckpointSource, dir: string, opt
           ...(signal ? { signal } : {}),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.fsync !== undefined ? { fsync: opts.fsync } : {}),
-          progressIntervalMs: opts.progressIntervalMs ?? 250,
+          ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
           onProgress: (p) => opts.onProgress?.({ file: f.path, bytesDone: base + p.receivedBytes, bytesTotal: total, bytesPerSecond: p.bytesPerSecond }),
         },
       );

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD } from '../gguf/clip-metadata';
+import type { SpmTokenizerData } from '../gguf/llama-metadata';
 import { CheckpointError, requireTensor, type Checkpoint, type CheckpointTensor } from './safetensors';
 import { PieceType, ProtobufError, parseSentencePieceModel } from './sentencepiece';
 
@@ -38,16 +39,9 @@ export interface VisionHparams {
   imageStd: number[];
 }
 
-export interface Vocab {
-  tokens: string[];
-  scores: number[];
-  types: number[];
-  unkId: number;
-  bosId: number;
-  eosId: number;
+/** The tokenizer as the GGUF writer takes it, plus the padding id the checkpoint may name. */
+export interface Vocab extends SpmTokenizerData {
   padId: number | null;
-  addBos: boolean;
-  addEos: boolean;
 }
 
 /** Tensor name prefixes: older checkpoints (FireLLaVA) and transformers >= 4.52 differ. */

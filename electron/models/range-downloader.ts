@@ -2,55 +2,28 @@
 // downloader: on a 210 MiB file its resume re-fetched 134.7 MB (limit 1% + 16 MiB = 19 MB) and an
 // abort resolved as if the download had completed (numbers in docs/MODELS.md).
 //
-// On disk while downloading: <dest>.part (bytes so far) and <dest>.part.json (what they belong
-// to). A resume re-hashes the .part prefix once and asks for the rest; the final file appears by
-// atomic rename only after its size and sha256 are checked.
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+// The HTTP side is in http-range.ts, the .part/.part.json bookkeeping in part-file.ts. A resume
+// re-hashes the .part prefix once and asks for the rest; the final file appears by atomic rename
+// only after its size and sha256 are checked.
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { abortError, DownloadError, serverSizeMismatch } from './download-error';
+import { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, drainBody, request, requestHeaders, retryDelay, sleep, statusError, Transient, type DownloadTarget, type RetryPolicy } from './http-range';
+import { clearPartState, discardPartial, partPath, rehash, resumePoint, writePartState } from './part-file';
 
-export type DownloadErrorCode = 'GATED' | 'NOT_FOUND' | 'HTTP' | 'NETWORK' | 'SIZE_MISMATCH' | 'CHECKSUM_MISMATCH' | 'ABORTED';
+export { DownloadError, type DownloadErrorCode } from './download-error';
+export { DEFAULT_RETRY, displayUrl, probeRemote, type DownloadTarget, type RetryPolicy } from './http-range';
+export { discardPartial, partialBytes, partPath } from './part-file';
 
-export class DownloadError extends Error {
-  constructor(
-    readonly code: DownloadErrorCode,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = 'DownloadError';
-  }
-}
-
-export interface DownloadTarget {
-  url: string;
-  /** Final path; written only once verified. */
-  dest: string;
-  /** Expected size in bytes when known (catalog); a different size from the server is an error. */
-  size?: number | null;
-  /** Expected lowercase hex sha256 when known. */
-  sha256?: string | null;
-  /** Extra request headers (Authorization for Hugging Face); dropped on cross-origin redirects. */
-  headers?: Record<string, string>;
-  /** Where to accept the license when the server says 401/403 (a Hugging Face repo page). */
-  licenseUrl?: string | null;
-}
+/** How often progress is reported unless the caller says otherwise: the UI's refresh rate. */
+export const PROGRESS_INTERVAL_MS = 250;
 
 export interface FileProgress {
   receivedBytes: number;
   totalBytes: number | null;
   bytesPerSecond: number;
   etaSeconds: number | null;
-}
-
-export interface RetryPolicy {
-  /** Failed attempts in a row (without any new byte) before giving up. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 export interface DownloadOptions {
@@ -78,216 +51,17 @@ export interface DownloadResult {
   retries: number;
 }
 
-interface PartState {
-  url: string;
-  totalBytes: number | null;
-  etag: string | null;
-  lastModified: string | null;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 15_000 };
-
-export const partPath = (dest: string): string => `${dest}.part`;
-const statePath = (dest: string): string => `${dest}.part.json`;
-
-/** Bytes of an unfinished download on disk (0 when none). */
-export async function partialBytes(dest: string): Promise<number> {
-  try {
-    return (await stat(partPath(dest))).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** Removes an unfinished download (cancel). */
-export async function discardPartial(dest: string): Promise<void> {
-  await Promise.all([rm(partPath(dest), { force: true }), rm(statePath(dest), { force: true })]);
-}
-
-async function readState(dest: string): Promise<PartState | null> {
-  try {
-    const s = JSON.parse(await readFile(statePath(dest), 'utf8')) as PartState;
-    return typeof s.url === 'string' ? s : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Hides query strings (signed CDN URLs) in messages. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return url;
-  }
-}
-
-function abortError(): DownloadError {
-  return new DownloadError('ABORTED', 'Download stopped');
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Retryable: the connection broke or the server had a transient failure. */
-class Transient extends Error {}
-
-interface Response {
-  res: IncomingMessage;
-  url: string;
-}
-
-function request(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, timeoutMs: number, redirects = 0): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      return reject(new DownloadError('HTTP', `Not a valid URL: ${url}`));
-    }
-    const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
-    if (!lib) return reject(new DownloadError('HTTP', `Only http and https URLs can be downloaded, got ${u.protocol}`));
-    const req = lib.request(u, { method: 'GET', headers, ...(signal ? { signal } : {}) }, (res) => {
-      const status = res.statusCode ?? 0;
-      const location = res.headers.location;
-      if ([301, 302, 303, 307, 308].includes(status) && location) {
-        res.resume();
-        if (redirects >= 8) return reject(new DownloadError('HTTP', `Too many redirects from ${displayUrl(url)}`));
-        const next = new URL(location, u);
-        // Credentials go only to the origin they were meant for (Hugging Face redirects to a CDN).
-        const nextHeaders = next.origin === u.origin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
-        request(next.toString(), nextHeaders, signal, timeoutMs, redirects + 1).then(resolve, reject);
-        return;
-      }
-      resolve({ res, url });
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Transient(`no data for ${timeoutMs / 1000} s`)));
-    req.on('error', (err) => {
-      if (signal?.aborted) reject(abortError());
-      else reject(err instanceof DownloadError ? err : new Transient(err.message));
-    });
-    req.end();
-  });
-}
-
-function statusError(status: number, target: DownloadTarget): Error {
-  const name = basename(new URL(target.url).pathname) || displayUrl(target.url);
-  if (status === 401 || status === 403) {
-    const where = target.licenseUrl ?? displayUrl(target.url);
-    return new DownloadError('GATED', `Access denied (${status}) to ${name}: accept the license at ${where} and add a Hugging Face token`, status);
-  }
-  if (status === 404 || status === 410) return new DownloadError('NOT_FOUND', `File not found (${status}): ${name} at ${displayUrl(target.url)}`, status);
-  if (status === 429 || status >= 500) return new Transient(`server answered ${status} for ${name}`);
-  return new DownloadError('HTTP', `Server answered ${status} for ${name} at ${displayUrl(target.url)}`, status);
-}
-
-const HIGH_WATER = 8 * 1024 * 1024;
-
-/**
- * Writes a response body through `write` in arrival order. Data is taken as it arrives (flowing
- * mode) so that bytes already received are never lost when the connection breaks: for-await
- * would drop its read buffer on the error. Resolves with what failed, or null at the end.
- */
-type BodyFailure = { writeError: Error; netError?: undefined } | { writeError?: undefined; netError: Error };
-
-function drainBody(res: IncomingMessage, write: (buf: Buffer) => Promise<void>): Promise<BodyFailure | null> {
-  return new Promise((resolve) => {
-    const queue: Buffer[] = [];
-    let queued = 0;
-    let writing = false;
-    let closed = false;
-    let netError: Error | null = null;
-    let writeError: Error | null = null;
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      resolve(writeError ? { writeError } : netError ? { netError } : null);
-    };
-    const pump = async (): Promise<void> => {
-      if (writing) return;
-      writing = true;
-      try {
-        while (queue.length > 0 && !writeError) {
-          const parts = queue.splice(0);
-          const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-          queued -= buf.length;
-          await write(buf);
-          if (queued < HIGH_WATER / 2 && res.isPaused() && !closed) res.resume();
-        }
-      } catch (err) {
-        writeError = err as Error;
-        res.destroy();
-      }
-      writing = false;
-      if (closed || writeError) finish();
-    };
-    res.on('data', (chunk: Buffer) => {
-      queue.push(chunk);
-      queued += chunk.length;
-      if (queued > HIGH_WATER) res.pause();
-      void pump();
-    });
-    res.on('error', (err) => {
-      netError ??= err;
-    });
-    res.on('close', () => {
-      closed = true;
-      if (!res.complete) netError ??= new Error('connection closed early');
-      if (!writing && queue.length === 0) finish();
-      else void pump();
-    });
-  });
-}
-
-/** Reads the existing prefix once so the hash can continue where the bytes stop. */
-async function rehash(file: string, bytes: number, hash: Hash, signal?: AbortSignal): Promise<void> {
-  if (bytes === 0) return;
-  const stream = createReadStream(file, { start: 0, end: bytes - 1, highWaterMark: 1024 * 1024 });
-  for await (const chunk of stream) {
-    if (signal?.aborted) {
-      stream.destroy();
-      throw abortError();
-    }
-    hash.update(chunk as Buffer);
-  }
-}
-
 /** Downloads one file; resumes from <dest>.part when its recorded source matches. */
 export async function downloadFile(target: DownloadTarget, options: DownloadOptions = {}): Promise<DownloadResult> {
   const { signal, onProgress } = options;
   const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const interval = options.progressIntervalMs ?? 200;
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const interval = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const part = partPath(target.dest);
   await mkdir(dirname(target.dest), { recursive: true });
   if (signal?.aborted) throw abortError();
 
-  let state = await readState(target.dest);
-  let offset = state && state.url === target.url ? await partialBytes(target.dest) : 0;
-  if (offset === 0 || !state || state.url !== target.url) {
-    await discardPartial(target.dest);
-    state = null;
-    offset = 0;
-  }
-  if (state?.totalBytes != null && offset > state.totalBytes) {
-    await discardPartial(target.dest);
-    state = null;
-    offset = 0;
-  }
+  let { state, offset } = await resumePoint(target.dest, target.url);
   const resumedFrom = offset;
   let hash = createHash('sha256');
   await rehash(part, offset, hash, signal);
@@ -332,7 +106,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
     for (;;) {
       if (signal?.aborted) throw abortError();
       if (total !== null && offset === total) break;
-      const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'firellava-desktop', ...target.headers };
+      const headers = requestHeaders(target.headers);
       if (offset > 0) {
         headers.range = `bytes=${offset}-`;
         // The server sends the whole file (200) instead of the rest if it changed since.
@@ -374,7 +148,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         }
         if (size !== null && target.size != null && size !== target.size) {
           res.resume();
-          throw new DownloadError('SIZE_MISMATCH', `${basename(target.dest)} is ${size} bytes on the server, expected ${target.size}`);
+          throw serverSizeMismatch(basename(target.dest), size, target.size);
         }
         const etag = typeof res.headers.etag === 'string' ? res.headers.etag : null;
         const lastModified = typeof res.headers['last-modified'] === 'string' ? res.headers['last-modified'] : null;
@@ -387,7 +161,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
           if (restart) await reset();
           if (stateChanged) {
             state = { url: target.url, totalBytes: total, etag, lastModified };
-            await writeFile(statePath(target.dest), JSON.stringify(state));
+            await writePartState(target.dest, state);
           }
         };
         const cut = await drainBody(res, async (buf) => {
@@ -414,7 +188,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
           throw new DownloadError('NETWORK', `Download of ${basename(target.dest)} failed after ${retries} tries: ${err.message}`);
         }
         emit(true);
-        await sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (failuresInARow - 1)), signal);
+        await sleep(retryDelay(retry, failuresInARow), signal);
       }
     }
     emit(true);
@@ -436,36 +210,9 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
       );
     }
     await rename(part, target.dest);
-    await rm(statePath(target.dest), { force: true });
+    await clearPartState(target.dest);
     return { path: target.dest, size, sha256, resumedFrom, fetchedBytes: fetched, rehashedBytes, retries };
   } finally {
     await fh?.close().catch(() => undefined);
-  }
-}
-
-/**
- * Asks for the first byte to learn the size and surface 401/403/404 before anything is written.
- * Returns null for the size when the server does not say.
- */
-export async function probeRemote(target: Omit<DownloadTarget, 'dest'>, options: Pick<DownloadOptions, 'signal' | 'retry' | 'timeoutMs'> = {}): Promise<{ size: number | null }> {
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const full = { ...target, dest: '' };
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { res } = await request(target.url, { 'accept-encoding': 'identity', 'user-agent': 'firellava-desktop', ...target.headers, range: 'bytes=0-0' }, options.signal, options.timeoutMs ?? 60_000);
-      res.destroy();
-      const status = res.statusCode ?? 0;
-      if (status === 206) {
-        const m = /\/(\d+)$/.exec(res.headers['content-range'] ?? '');
-        return { size: m ? Number(m[1]) : null };
-      }
-      if (status === 200) return { size: res.headers['content-length'] ? Number(res.headers['content-length']) : null };
-      throw statusError(status, full);
-    } catch (err) {
-      if (options.signal?.aborted) throw abortError();
-      if (!(err instanceof Transient)) throw err;
-      if (attempt > retry.attempts) throw new DownloadError('NETWORK', `Cannot reach ${displayUrl(target.url)}: ${err.message}`);
-      await sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)), options.signal);
-    }
   }
 }

@@ -36,7 +36,7 @@ export interface RegistryEntry {
   broken?: { message: string; files: string; at: string };
 }
 
-interface RegistryData {
+export interface RegistryData {
   version: 1;
   active: string | null;
   models: RegistryEntry[];
@@ -178,6 +178,12 @@ export class ModelRegistry {
       d.models = d.models.filter((m) => m.id !== id);
       if (d.active === id) d.active = null;
     });
+  }
+
+  /** Deletes the model's folder (its files and any partial download) and its entry. */
+  async removeWithFolder(id: string): Promise<void> {
+    await rm(this.dirOf(id), { recursive: true, force: true });
+    await this.remove(id);
   }
 
   setActive(id: string | null): Promise<void> {

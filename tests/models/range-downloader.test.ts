@@ -49,6 +49,19 @@ describe('range downloader', () => {
     expect(events.length).toBeGreaterThan(2);
   });
 
+  it('reports progress at the UI rate (every 250 ms at most) when the caller names none', async () => {
+    const dest = path.join(dir, 'model.gguf');
+    const size = readFileSync(fx.pair.model).length;
+    server.throttle = Math.ceil(size / 1.5); // about 1.5 s of download
+    const at: number[] = [];
+    await downloadFile({ url: server.url('model.gguf'), dest }, { onProgress: () => at.push(Date.now()) });
+    server.throttle = 0;
+    // The first and the last report always come; those between keep the interval.
+    const gaps = at.slice(1, -1).map((t, i) => t - (at[i] as number));
+    expect(gaps.length).toBeGreaterThan(1);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(249);
+  });
+
   it('survives 20 random connection cuts: identical file, no byte fetched twice', async () => {
     const size = readFileSync(fx.pair.model).length;
     const cuts = new Set<number>();
