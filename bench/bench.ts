@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import * as binding from '@fugood/llama.node';
 import { apiBench } from './api-bench';
 import { catalogBench } from './catalog-bench';
+import { catalogGridBench } from './catalog-grid-bench';
 import { createBackend } from '../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
@@ -281,13 +282,29 @@ async function main(): Promise<void> {
       cache: { type: 'string', default: path.join(ROOT, '.cache', 'bench') },
       // Every section once, small: proves the bench still runs (CI); its numbers mean nothing.
       smoke: { type: 'boolean', default: false },
+      // One section that needs no model, alone: store, renderer, grid or download.
+      only: { type: 'string' },
     },
   });
   const smoke = values.smoke!;
-  const rounds = smoke ? 1 : Number(values.rounds);
-  const maxTokens = smoke ? 16 : values['max-tokens'] ? Number(values['max-tokens']) : null;
   const cache = path.resolve(values.cache!);
   await mkdir(cache, { recursive: true });
+  const rendererDir = path.join(ROOT, 'dist', 'renderer');
+  const standalone: Record<string, () => Promise<string>> = {
+    // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding).
+    store: () => storeBench(smoke ? { conversations: 50, messages: 1_000, longConversation: 200, rounds: 1 } : {}),
+    renderer: () => rendererStreamBench({ rendererDir, ...(smoke ? { tokens: 200 } : {}) }),
+    grid: () => catalogGridBench({ rendererDir, ...(smoke ? { items: 100 } : {}) }),
+    download: () => downloadBench({ dir: path.join(cache, 'download'), ...(smoke ? { sizeBytes: 8 * 1024 * 1024, runs: 1 } : {}) }),
+  };
+  if (values.only) {
+    const section = standalone[values.only];
+    if (!section) throw new Error(`--only takes one of ${Object.keys(standalone).join(', ')}; got ${values.only}`);
+    console.log(`\nFireLLaVA bench (${values.only} only), ${new Date().toISOString()}, ${os.cpus().length} CPU cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n\n${await section()}`);
+    return;
+  }
+  const rounds = smoke ? 1 : Number(values.rounds);
+  const maxTokens = smoke ? 16 : values['max-tokens'] ? Number(values['max-tokens']) : null;
   const image336 = path.join(cache, 'photo-336.png');
   await writeFile(image336, gradientPng(336, 336));
   const image32 = path.join(cache, 'photo-32.png');
@@ -326,10 +343,11 @@ async function main(): Promise<void> {
   const out = table(rows);
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
-  // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
-  const storeSize = smoke ? { conversations: 50, messages: 1_000, longConversation: 200, rounds: 1 } : {};
-  const rendererSize = smoke ? { tokens: 200 } : {};
-  if (process.env.BENCH_STORE !== '0') console.log(`\n${await storeBench(storeSize)}\n\n${await rendererStreamBench({ rendererDir: path.join(ROOT, 'dist', 'renderer'), ...rendererSize })}`);
+  // BENCH_STORE=0 skips the store and both renderer sections; BENCH_GRID=0 only the review grid.
+  if (process.env.BENCH_STORE !== '0') {
+    console.log(`\n${await standalone.store!()}\n\n${await standalone.renderer!()}`);
+    if (process.env.BENCH_GRID !== '0') console.log(`\n${await standalone.grid!()}`);
+  }
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, table: out, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model }, null, 2));
   // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
   // Always the 336 px photo (180 kB as a data: URL): what an API client sends with every turn.
@@ -337,7 +355,7 @@ async function main(): Promise<void> {
   // Catalog jobs vs the same prompts on the binding, on the 336 px model (BENCH_CATALOG=0 skips).
   const catalogScenario = scenarios.find((s) => s.image === image336) ?? scenarios[0]!;
   if (process.env.BENCH_CATALOG !== '0') console.log(`\n${await catalogBench({ label: catalogScenario.label, pair: catalogScenario.pair, nCtx: catalogScenario.nCtx, items: smoke ? 2 : 12, ...(smoke ? { fields: ['altText' as const] } : {}), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
-  if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download'), ...(smoke ? { sizeBytes: 8 * 1024 * 1024, runs: 1 } : {}) })}`);
+  if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await standalone.download!()}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }
 

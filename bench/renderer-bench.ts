@@ -1,19 +1,9 @@
 // The chat view under a fast stream: the built renderer in Debian Chromium, its backend replaced by
 // a scripted client (window.api) that streams N tokens at a fixed rate, while the page records
 // every animation frame. Returns a Markdown table.
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type * as Playwright from 'playwright-core';
-import { serveStatic } from '../electron/server/static-files';
 import type { EngineList } from '../electron/shared/contracts/engines';
-
-/** Loaded at run time: esbuild cannot bundle playwright-core (it reads its own package.json). */
-const playwright = (): typeof Playwright => createRequire(__filename)('playwright-core') as typeof Playwright;
+import { SCRIPTED_ENGINES, SCRIPTED_STATUS, frameTable, measureMainThread, recordFrames, withScriptedPage } from './chromium-page';
 
 export interface RendererBenchOptions {
   rendererDir: string;
@@ -22,16 +12,8 @@ export interface RendererBenchOptions {
   chromium?: string;
 }
 
-/** Typed here so a contract change that the scripted client must follow fails tsc, not the bench. */
-const ENGINES: EngineList = {
-  defaultEngineId: 'local',
-  keyStorage: 'memory',
-  engines: [{ id: 'local', kind: 'local', name: 'This computer', baseUrl: null, model: null, sendTopK: true, keySaved: false, keyless: false }],
-  problem: null,
-};
-
 /** Runs in the page before the app: a ContractClient that answers from a script. */
-function installScriptedClient(config: { tokens: number; rate: number; engines: EngineList }): void {
+function installScriptedClient(config: { tokens: number; rate: number; engines: EngineList; status: typeof SCRIPTED_STATUS }): void {
   const words = ['The ', 'glaze ', 'is ', 'a ', 'deep ', 'cobalt ', 'blue, ', 'with ', '**glossy** ', 'finish. '];
   const pieces: string[] = [];
   for (let i = 0; i < config.tokens; i++) {
@@ -41,7 +23,7 @@ function installScriptedClient(config: { tokens: number; rate: number; engines: 
     else pieces.push(words[i % words.length]!);
   }
   const now = Date.now();
-  const status = { state: 'ready', message: 'Ready (scripted)', model: null, device: null, gpuLayers: null, fallbackReason: null, error: null, progress: null };
+  const status = config.status;
   const conversation = { id: 'bench', title: 'Bench', createdAt: now, updatedAt: now, deletedAt: null };
   const msg = (id: number, role: string, text: string, status: string) => ({
     id, conversationId: 'bench', parentId: id === 1 ? null : id - 1, role, text, status, error: null, stats: null, createdAt: now, updatedAt: now, attachments: [], versions: { index: 0, ids: [id] },
@@ -89,48 +71,17 @@ function installScriptedClient(config: { tokens: number; rate: number; engines: 
 export async function rendererStreamBench(options: RendererBenchOptions): Promise<string> {
   const tokens = options.tokens ?? 5000;
   const rate = options.tokensPerSecond ?? 1000;
-  const executablePath = options.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) return `Renderer stream bench skipped: no Chromium at ${executablePath}.`;
-  const server = createServer((req, res) => void serveStatic(req, res, options.rendererDir, new URL(req.url ?? '/', 'http://x').pathname));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'firellava-render-bench-'));
-  const browser = await playwright().chromium.launch({
-    executablePath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'xdg'), HOME: path.join(tmp, 'home') },
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-    await page.addInitScript(installScriptedClient, { tokens, rate, engines: ENGINES });
-    // The Ready status below is what the bench needs; waiting for every subresource only adds a way to time out on a loaded machine.
-    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
-    await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor();
-    await page.evaluate(() => {
-      const w = window as unknown as { __frames: number[] };
-      w.__frames = [];
-      let last = performance.now();
-      const tick = (t: number): void => {
-        w.__frames.push(t - last);
-        last = t;
-        requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Performance.enable');
-    const metrics = async (): Promise<Record<string, number>> =>
-      Object.fromEntries(((await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] }).metrics.map((m) => [m.name, m.value]));
-    const before = await metrics();
+  const clientArg = { tokens, rate, engines: SCRIPTED_ENGINES, status: SCRIPTED_STATUS };
+  return withScriptedPage('Renderer stream bench', { ...options, viewport: { width: 1100, height: 800 }, install: (page) => page.addInitScript(installScriptedClient, clientArg) }, async (page) => {
+    const stopFrames = await recordFrames(page);
+    const mainThread = await measureMainThread(page);
     const started = Date.now();
     await page.getByLabel('Message', { exact: true }).fill('Describe it');
     await page.getByLabel('Message', { exact: true }).press('Enter');
     await page.waitForFunction(() => (window as unknown as { __benchDone: boolean }).__benchDone, undefined, { timeout: Math.max(30_000, (tokens / rate) * 1000 * 4), polling: 100 });
     const wallMs = Date.now() - started;
-    const after = await metrics();
-    const spent = (k: string): string => `${((after[k]! - before[k]!) * 1000).toFixed(0)}`;
-    const frames = (await page.evaluate(() => (window as unknown as { __frames: number[] }).__frames)).slice(1);
+    const spent = await mainThread();
+    const frames = await stopFrames();
     // The last delta is rendered on the next frame: count what the user sees once it is there. Read
     // from the DOM, not by Playwright's visibility, which an article under content-visibility: auto can fail.
     const answered = () => {
@@ -145,20 +96,10 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
         const seen = await page.evaluate(() => [...document.querySelectorAll('article')].map((a) => `${a.className}:${a.getAttribute('data-status')}`).join(', '));
         throw new Error(`The streamed answer never showed as complete (articles: ${seen || 'none'}): ${String(err)}`);
       });
-    const sorted = [...frames].sort((a, b) => a - b);
-    const longest = sorted.at(-1) ?? 0;
-    const p95 = sorted[Math.floor(sorted.length * 0.95)] ?? 0;
-    const dropped = frames.reduce((n, f) => n + Math.max(0, Math.round(f / (1000 / 60)) - 1), 0);
     return [
       `Renderer: ${tokens.toLocaleString('en')} tokens at ${rate.toLocaleString('en')} tok/s streamed into the chat view (headless Chromium, ${os.cpus().length} cores); the answer ended with ${chars?.length.toLocaleString('en')} characters in ${(wallMs / 1000).toFixed(1)} s.`,
       '',
-      '| frames | over 50 ms (target 0) | longest ms | p95 ms | dropped at 60 Hz | main thread busy ms (script / layout / style) |',
-      '|---|---|---|---|---|---|',
-      `| ${frames.length} | ${frames.filter((f) => f > 50).length} ${frames.some((f) => f > 50) ? '✗' : '✓'} | ${longest.toFixed(1)} | ${p95.toFixed(1)} | ${dropped} | ${spent('TaskDuration')} (${spent('ScriptDuration')} / ${spent('LayoutDuration')} / ${spent('RecalcStyleDuration')}) |`,
+      frameTable([{ frames, mainThread: spent }]),
     ].join('\n');
-  } finally {
-    await browser.close();
-    server.close();
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
