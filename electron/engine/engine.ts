@@ -37,6 +37,8 @@ export interface GenerateRequest {
   rawPrompt?: string;
   /** Unset: free text. */
   responseFormat?: ResponseFormat;
+  /** No later turn will continue it (/v1, catalog items): its KV state is not saved. */
+  oneShot?: boolean;
 }
 
 export interface Engine {
@@ -50,6 +52,10 @@ export interface Engine {
   queueLength?(): number;
   /** GPUs usable without loading a model; null when not known yet. */
   probeDevices?(): Promise<EngineDeviceInfo[] | null>;
+  /** Deletes every saved KV state; resolves with the cache size after (0). */
+  clearKvCache?(): Promise<number>;
+  /** The conversation was deleted for good: its saved KV state goes too. */
+  forgetConversation?(conversationId: string): Promise<void>;
   /** A pair crashed the engine twice and is refused from now on (the library marks it broken). */
   onPairBroken?(listener: (pair: ModelPair, message: string) => void): () => void;
 }

@@ -21,6 +21,11 @@ export interface LoadParams {
   visionOnGpu: boolean;
   /** CPU threads for llama.cpp; 0 lets it choose. */
   nThreads: number;
+  /** Sequences served at once (slot-plan.ts); each gets nCtx tokens of KV. */
+  nParallel: number;
+  /** kv-cache/ folder for per-conversation states; null: no disk cache. */
+  cacheDir: string | null;
+  cacheCapBytes: number;
 }
 
 export interface LoadResult {
@@ -43,6 +48,8 @@ export interface CompleteParams {
   frequencyPenalty: number;
   /** JSON-constrained generation (see engine.ts ResponseFormat); null: free text. */
   responseFormat: ResponseFormat | null;
+  /** Conversation whose state is kept on disk (kv-cache.ts); null: none (unkeyed /v1 requests). */
+  cacheKey: string | null;
 }
 
 export interface CompleteResult {
@@ -59,6 +66,8 @@ export interface CompleteResult {
   predictedMs: number;
   /** Worker clock: completion() call to first token. */
   firstTokenMs: number | null;
+  /** Bytes of a saved state loaded from the disk cache for this answer (0: none). */
+  stateBytesRead: number;
 }
 
 export type WorkerPhase = 'encoding-image' | 'evaluating-prompt' | 'generating' | 'reloading';

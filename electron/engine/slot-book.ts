@@ -1,0 +1,44 @@
+// When a completion loads or saves its conversation's state (kv-cache.ts). The binding's slot
+// manager does not reuse a slot's KV for the next request (measured: a follow-up in an idle slot
+// had cache_n 0, text and image alike), so every keyed turn saves its state and the next turn of
+// that conversation loads it: switching back and restarting both cost only the new tokens.
+import { rm } from 'node:fs/promises';
+import { checkState, commitState, deleteConversationState, enforceCap, pendingStatePath } from './kv-cache';
+import type { CompleteParams } from './worker-protocol';
+
+export interface DiskPlan {
+  loadPath: string | null;
+  savePath: string | null;
+  bytesRead: number;
+}
+
+export class SlotBook {
+  constructor(
+    private readonly cacheDir: string | null,
+    private readonly settings: string,
+    private readonly capBytes: number,
+  ) {}
+
+  async diskPlan(id: number, p: CompleteParams): Promise<DiskPlan> {
+    if (!this.cacheDir || !p.cacheKey) return { loadPath: null, savePath: null, bytesRead: 0 };
+    const check = await checkState(this.cacheDir, p.cacheKey, this.settings, p.prompt, p.mediaPaths);
+    return {
+      loadPath: check.ok ? check.statePath : null,
+      savePath: await pendingStatePath(this.cacheDir, p.cacheKey, id),
+      bytesRead: check.ok ? check.bytes : 0,
+    };
+  }
+
+  async afterAnswer(p: CompleteParams, savePath: string | null): Promise<void> {
+    if (!this.cacheDir || !p.cacheKey || !savePath) return;
+    if (await commitState(this.cacheDir, p.cacheKey, savePath, this.settings, p.prompt, p.mediaPaths)) await enforceCap(this.cacheDir, this.capBytes);
+  }
+
+  async dropState(key: string | null): Promise<void> {
+    if (this.cacheDir && key) await deleteConversationState(this.cacheDir, key);
+  }
+
+  async discard(savePath: string | null): Promise<void> {
+    if (savePath) await Promise.all([rm(savePath, { force: true }), rm(`${savePath}.meta`, { force: true })]);
+  }
+}
