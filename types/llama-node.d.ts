@@ -100,6 +100,7 @@ declare module '@fugood/llama.node' {
 
   export interface LlamaContext {
     parallel: LlamaParallelAPI;
+    tokenize(text: string, media_paths?: string[]): Promise<{ tokens: ArrayLike<number> }>;
     completion(options: LlamaCompletionOptions, onToken?: (token: LlamaCompletionToken) => void): Promise<LlamaCompletionResult>;
     stopCompletion(): void;
     initMultimodal(options: { path: string; use_gpu?: boolean }): boolean;

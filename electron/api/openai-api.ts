@@ -375,7 +375,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const release = checkQueue();
     const { system, turns } = await chatTurns(body.messages).finally(release);
     const s: Shape = { id: newId('chatcmpl'), created: nowSeconds(), model: body.model, kind: 'chat', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, oneShot: true, system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
+    await run(req, res, s, { conversationId: s.id, cacheBy: 'prefix', system, turns, params: paramsOf(body, body.max_completion_tokens ?? body.max_tokens), responseFormat });
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
@@ -400,7 +400,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       release();
     }
     const s: Shape = { id: newId('cmpl'), created: nowSeconds(), model: body.model, kind: 'completion', stream: body.stream === true, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
-    await run(req, res, s, { conversationId: s.id, oneShot: true, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
+    await run(req, res, s, { conversationId: s.id, cacheBy: 'none', system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params: paramsOf(body, body.max_tokens), responseFormat });
   };
 
   const responses = createResponsesHandler({

@@ -190,7 +190,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     };
     const began = performance.now();
     const terminal = await deps.engine.generate(
-      { conversationId: id, oneShot: true, system, turns, params, responseFormat },
+      { conversationId: id, cacheBy: 'prefix', system, turns, params, responseFormat },
       (event) => {
         if (!stream || event.type !== 'delta' || event.text === '') return;
         start();

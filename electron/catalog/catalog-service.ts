@@ -313,7 +313,7 @@ export class CatalogService {
       const last = await this.engine.generate(
         {
           conversationId: `catalog-${item.jobId}-${item.id}`,
-          oneShot: true,
+          cacheBy: 'none',
           system: '',
           turns: [turnFor(template, item.notes, { id: item.attachmentId!, path: file }, only)],
           params: { ...CATALOG_PARAMS, maxTokens: maxTokensFor(template, only), ...this.params, ...(redos > 0 || crashes > 0 ? { seed: -1 } : {}) },

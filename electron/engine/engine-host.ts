@@ -1,6 +1,7 @@
 // The local engine: validates weights, picks a GPU build and layer count, and drives the worker
 // process (worker-link.ts). A worker crash fails only the request in flight; the next request
 // restarts it, unless the pair killed it twice at load or on its first answer (crash-report.ts).
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ok, type AppError, type Result } from '../shared/errors';
@@ -390,7 +391,7 @@ export class LocalEngine implements Engine {
         presencePenalty: request.params.presencePenalty ?? 0,
         frequencyPenalty: request.params.frequencyPenalty ?? 0,
         responseFormat: request.responseFormat ?? null,
-        cacheKey: request.oneShot ? null : request.conversationId,
+        ...stateKeys(request),
       },
       (event) => {
         if (event.kind === 'delta') {
@@ -459,6 +460,19 @@ export class LocalEngine implements Engine {
       progress: null,
     });
   }
+}
+
+/** Where a request's KV state comes from and goes (see GenerateRequest.cacheBy). */
+function stateKeys(r: GenerateRequest): { loadKey: string | null; saveKey: string | null } {
+  const by = r.rawPrompt !== undefined ? 'none' : (r.cacheBy ?? 'conversation');
+  if (by === 'none') return { loadKey: null, saveKey: null };
+  if (by === 'conversation') return { loadKey: r.conversationId, saveKey: r.conversationId };
+  const key = (turns: GenerateRequest['turns']) =>
+    `prefix:${createHash('sha256').update(JSON.stringify([r.system, turns.map((t) => [t.role, t.text, t.images.map((i) => i.id)])])).digest('hex')}`;
+  const n = r.turns.length;
+  // A resent history plus the last answer and a new question: the state saved after that answer's request.
+  const loadKey = n >= 3 && r.turns[n - 2]?.role === 'assistant' ? key(r.turns.slice(0, n - 2)) : null;
+  return { loadKey, saveKey: key(r.turns) };
 }
 
 export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine {

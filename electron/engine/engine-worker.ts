@@ -6,6 +6,7 @@ import { AppErrorException, type AppError } from '../shared/errors';
 import type { ResponseFormat } from './engine';
 import { stageMarker, type StageRole } from './crash-report';
 import { settingsFingerprint } from './kv-cache';
+import { MEDIA_MARKER } from './prompt-format';
 import { SlotBook } from './slot-book';
 import { TokenCoalescer } from './token-coalescer';
 import {
@@ -185,6 +186,10 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     // Stopped while the image was read: nothing ran yet.
     if (cancelled.has(id)) return cancelledResult();
   }
+  // A prompt past the slot's context fails the whole batch natively (other slots included) and
+  // answers empty: count its text tokens first (cheap; images only add to it).
+  const textTokens = (await ctx.tokenize(p.prompt.split(MEDIA_MARKER).join(''))).tokens.length;
+  if (textTokens >= loaded.nCtx) throw contextFull(`prompt of ${textTokens} text tokens`);
   const disk = await slots.diskPlan(id, p);
   emit(id, { kind: 'phase', phase: p.mediaPaths.length > 0 && !disk.loadPath ? 'encoding-image' : 'evaluating-prompt' });
 
@@ -239,12 +244,14 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     let result = await run(disk.loadPath);
     // A state the binding could not read answers empty with zero timings: never show that, redo cold.
     if (disk.loadPath && result.text === '' && result.timings.prompt_n === 0 && result.timings.cache_n === 0 && !cancelled.has(id)) {
-      await slots.dropState(p.cacheKey);
+      await slots.dropState(p.loadKey);
       disk.bytesRead = 0;
       result = await run(null);
     }
     finished = true;
     const promptTokens = result.timings.cache_n + result.timings.prompt_n;
+    // Nothing evaluated and nothing said: the batch failed natively (an image pushed it past the context).
+    if (promptTokens === 0 && result.tokens_predicted === 0 && !cancelled.has(id)) throw contextFull('the prompt could not be evaluated');
     // The prompt alone filled the context: nothing was generated, so this is an error, not an empty answer.
     if (result.context_full && result.tokens_predicted === 0 && result.text === '') {
       throw contextFull(`full before the first token; prompt of ${p.prompt.length} characters`);

@@ -37,8 +37,12 @@ export interface GenerateRequest {
   rawPrompt?: string;
   /** Unset: free text. */
   responseFormat?: ResponseFormat;
-  /** No later turn will continue it (/v1, catalog items): its KV state is not saved. */
-  oneShot?: boolean;
+  /**
+   * How its KV state is kept for a later turn: 'conversation' (default, the chat) by conversationId;
+   * 'prefix' (/v1, stateless clients) by a hash of the turns, found again when the client resends
+   * them plus an answer and a new question; 'none' (catalog items, raw prompts).
+   */
+  cacheBy?: 'conversation' | 'prefix' | 'none';
 }
 
 export interface Engine {

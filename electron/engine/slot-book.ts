@@ -20,18 +20,18 @@ export class SlotBook {
   ) {}
 
   async diskPlan(id: number, p: CompleteParams): Promise<DiskPlan> {
-    if (!this.cacheDir || !p.cacheKey) return { loadPath: null, savePath: null, bytesRead: 0 };
-    const check = await checkState(this.cacheDir, p.cacheKey, this.settings, p.prompt, p.mediaPaths);
+    if (!this.cacheDir) return { loadPath: null, savePath: null, bytesRead: 0 };
+    const check = p.loadKey ? await checkState(this.cacheDir, p.loadKey, this.settings, p.prompt, p.mediaPaths) : null;
     return {
-      loadPath: check.ok ? check.statePath : null,
-      savePath: await pendingStatePath(this.cacheDir, p.cacheKey, id),
-      bytesRead: check.ok ? check.bytes : 0,
+      loadPath: check?.ok ? check.statePath : null,
+      savePath: p.saveKey ? await pendingStatePath(this.cacheDir, p.saveKey, id) : null,
+      bytesRead: check?.ok ? check.bytes : 0,
     };
   }
 
   async afterAnswer(p: CompleteParams, savePath: string | null): Promise<void> {
-    if (!this.cacheDir || !p.cacheKey || !savePath) return;
-    if (await commitState(this.cacheDir, p.cacheKey, savePath, this.settings, p.prompt, p.mediaPaths)) await enforceCap(this.cacheDir, this.capBytes);
+    if (!this.cacheDir || !p.saveKey || !savePath) return;
+    if (await commitState(this.cacheDir, p.saveKey, savePath, this.settings, p.prompt, p.mediaPaths)) await enforceCap(this.cacheDir, this.capBytes);
   }
 
   async dropState(key: string | null): Promise<void> {

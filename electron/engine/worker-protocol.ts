@@ -48,8 +48,9 @@ export interface CompleteParams {
   frequencyPenalty: number;
   /** JSON-constrained generation (see engine.ts ResponseFormat); null: free text. */
   responseFormat: ResponseFormat | null;
-  /** Conversation whose state is kept on disk (kv-cache.ts); null: none (unkeyed /v1 requests). */
-  cacheKey: string | null;
+  /** State to start from (kv-cache.ts) and to save the answer under; null: none. */
+  loadKey: string | null;
+  saveKey: string | null;
 }
 
 export interface CompleteResult {
