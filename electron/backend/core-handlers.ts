@@ -10,6 +10,7 @@ export function createCoreHandlers(deps: { engine: Engine; attachments: Attachme
     'app.info': async (_input, ctx) => ({ name: app.name, version: app.version, transport: ctx.transport }),
 
     'engine.status': async () => engine.status(),
+    'engine.clearCache': async () => ({ bytes: (await engine.clearKvCache?.()) ?? 0 }),
 
     'engine.watch': async (_input, emit, signal) => {
       if (signal.aborted) return;
