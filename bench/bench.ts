@@ -18,6 +18,7 @@ import { convertBench } from './convert-bench';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
 import { rendererStreamBench } from './renderer-bench';
+import { slotsBench } from './slots-bench';
 import { storeBench } from './store-bench';
 import type { ChatTurn } from '../electron/shared/contract';
 import type { ContractClient } from '../electron/shared/client';
@@ -325,6 +326,11 @@ async function main(): Promise<void> {
   const out = table(rows);
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
+  // Resume from the per-conversation KV cache and parallel streams (BENCH_SLOTS=0 skips): the 336 px scenario.
+  const resume = scenarios[scenarios.length - 1]!;
+  if (process.env.BENCH_SLOTS !== '0') {
+    console.log(`\n${await slotsBench({ ...resume, cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS, streamTokens: smoke ? 16 : 256, rounds: smoke ? 1 : 3 })}`);
+  }
   // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding; BENCH_STORE=0 skips).
   const storeSize = smoke ? { conversations: 50, messages: 1_000, longConversation: 200, rounds: 1 } : {};
   const rendererSize = smoke ? { tokens: 200 } : {};
