@@ -61,6 +61,7 @@ export async function slotsBench(o: SlotsBenchOptions): Promise<string> {
       const history: EngineTurn[] = [first, { role: 'assistant', text: one.text, images: [] }, { role: 'user', text: 'Now make it shorter.', images: [] }];
       // Switch away: another conversation takes a turn in between.
       await timed(engine, ask(`other-${r}`, [{ ...first, text: 'What colour is it?' }], 16));
+      await engine.refreshCacheSize();
       bytes = (await stat(`${conversationStem(cacheDir, id)}.state`)).size;
       const back = await timed(engine, ask(id, history, 8));
       switched.push(back.ttftMs);

@@ -157,6 +157,7 @@ export class LocalEngine implements Engine {
   }
 
   async refreshCacheSize(): Promise<number> {
+    if (this.link.alive && this.loadedParams) await this.link.request('settle', {});
     this.cacheBytes = this.options.cacheDir ? await cacheSize(this.cacheDir) : null;
     this.slotsChanged();
     return this.cacheBytes ?? 0;
@@ -171,6 +172,8 @@ export class LocalEngine implements Engine {
   }
 
   async dispose(): Promise<void> {
+    // Quit: states the worker is still putting in place are finished first (bounded).
+    if (this.link.alive && this.loadedParams) await Promise.race([this.link.request('settle', {}), new Promise((r) => setTimeout(r, 10_000))]);
     this.disposed = true;
     this.link.dispose();
     if (!this.options.cacheDir) await clearCache(this.cacheDir);

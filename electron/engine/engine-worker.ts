@@ -258,7 +258,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     }
     if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
     coalescer.flush();
-    await slots.afterAnswer(p, disk.savePath);
+    slots.afterAnswer(p, disk.savePath);
     return {
       text: result.text,
       promptTokens,
@@ -298,6 +298,9 @@ async function handle<K extends RequestKind>(kind: K, id: number, params: Reques
       return load(params as LoadParams);
     case 'complete':
       return complete(id, params as CompleteParams);
+    case 'settle':
+      await slots.settled();
+      return null;
     case 'unload':
       await release();
       loaded = null;
@@ -314,7 +317,7 @@ async function onMessage(message: HostToWorker): Promise<void> {
     return;
   }
   const { id, kind, params } = message;
-  const alone = kind !== 'complete';
+  const alone = kind !== 'complete' && kind !== 'settle';
   if (busy || (alone && active.size > 0)) {
     send({ type: 'result', id, ok: false, error: { code: 'ENGINE_BUSY', message: 'The engine is busy with another request' } });
     return;

@@ -13,6 +13,9 @@ export interface DiskPlan {
 }
 
 export class SlotBook {
+  /** Checksums and renames still running per key: the answer is sent first, the next turn waits for them. */
+  private readonly commits = new Map<string, Promise<void>>();
+
   constructor(
     private readonly cacheDir: string | null,
     private readonly settings: string,
@@ -21,6 +24,7 @@ export class SlotBook {
 
   async diskPlan(id: number, p: CompleteParams): Promise<DiskPlan> {
     if (!this.cacheDir) return { loadPath: null, savePath: null, bytesRead: 0 };
+    if (p.loadKey) await this.commits.get(p.loadKey);
     const check = p.loadKey ? await checkState(this.cacheDir, p.loadKey, this.settings, p.prompt, p.mediaPaths) : null;
     return {
       loadPath: check?.ok ? check.statePath : null,
@@ -29,9 +33,25 @@ export class SlotBook {
     };
   }
 
-  async afterAnswer(p: CompleteParams, savePath: string | null): Promise<void> {
-    if (!this.cacheDir || !p.saveKey || !savePath) return;
-    if (await commitState(this.cacheDir, p.saveKey, savePath, this.settings, p.prompt, p.mediaPaths)) await enforceCap(this.cacheDir, this.capBytes);
+  /** Puts the saved state in place without holding up the answer. */
+  afterAnswer(p: CompleteParams, savePath: string | null): void {
+    const { cacheDir, saveKey } = { cacheDir: this.cacheDir, saveKey: p.saveKey };
+    if (!cacheDir || !saveKey || !savePath) return;
+    const before = this.commits.get(saveKey) ?? Promise.resolve();
+    const done = before
+      .then(async () => {
+        if (await commitState(cacheDir, saveKey, savePath, this.settings, p.prompt, p.mediaPaths)) await enforceCap(cacheDir, this.capBytes);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.commits.get(saveKey) === done) this.commits.delete(saveKey);
+      });
+    this.commits.set(saveKey, done);
+  }
+
+  /** Every pending commit finished (tests, size reports). */
+  async settled(): Promise<void> {
+    await Promise.all(this.commits.values());
   }
 
   async dropState(key: string | null): Promise<void> {

@@ -78,6 +78,8 @@ export interface RequestMap {
   load: { params: LoadParams; result: LoadResult };
   complete: { params: CompleteParams; result: CompleteResult };
   unload: { params: Record<string, never>; result: null };
+  /** Resolves once every saved state is checksummed and in place (before quit, size reports). */
+  settle: { params: Record<string, never>; result: null };
 }
 
 export type RequestKind = keyof RequestMap;

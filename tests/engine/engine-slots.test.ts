@@ -174,11 +174,16 @@ describe('cache budget', () => {
     const probeDir = path.join(dir, 'cap-probe');
     const probe = await started(probeDir);
     await turn(probe, 'p', [], 'Same length question.');
+    await probe.refreshCacheSize();
     const one = (await stat(`${conversationStem(probeDir, 'p')}.state`)).size;
 
     const cacheDir = path.join(dir, 'cap');
     const engine = await started(cacheDir, { cacheCapBytes: Math.floor(one * 2.5) });
-    for (const id of ['old', 'mid', 'new']) await turn(engine, id, [], 'Same length question.');
+    for (const id of ['old', 'mid', 'new']) {
+      await turn(engine, id, [], 'Same length question.');
+      await engine.refreshCacheSize();
+    }
+    expect(engine.status().kvCache?.bytes).toBeLessThanOrEqual(Math.floor(one * 2.5));
     const has = async (id: string) => (await readdir(cacheDir).catch(() => [] as string[])).some((n) => path.join(cacheDir, n).startsWith(`${conversationStem(cacheDir, id)}.state`));
     expect(await has('old')).toBe(false);
     expect(await has('mid')).toBe(true);
