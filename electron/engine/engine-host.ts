@@ -1,24 +1,24 @@
 // The local engine: validates weights, picks a GPU build and layer count, and drives the worker
 // process (worker-link.ts). A worker crash fails only the request in flight; the next request
 // restarts it, unless the pair killed it twice at load or on its first answer (crash-report.ts).
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ok, type AppError, type Result } from '../shared/errors';
-import type { EngineDeviceInfo, EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import type { EngineDeviceInfo, EngineStatus, GenerateEvent, GeneratePhase } from '../shared/types';
 import { CrashLedger, type CrashFacts } from './crash-report';
 import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
-import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
-import { validateModelPair, type ModelPairInfo } from './model-validator';
+import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan } from './gpu-plan';
+import { validateModelPair } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
+import { footprintOf, stateKeys, terminalOf } from './engine-results';
 import { cacheSize, clearCache, defaultCapBytes, deleteConversationState, enforceCap } from './kv-cache';
 import { SlotGate } from './slot-gate';
 import { planSlots } from './slot-plan';
 import { WorkerLink } from './worker-link';
 import { spawnNodeWorker, spawnNodeWorkerLive, type SpawnWorker } from './worker-process';
-import type { CompleteResult, LibVariant, LoadParams, WorkerDevice } from './worker-protocol';
+import type { LibVariant, LoadParams, WorkerDevice } from './worker-protocol';
 
 export interface LocalEngineOptions {
   /** Built worker bundle; defaults to dist/engine/engine-worker.cjs beside the calling bundle. */
@@ -48,18 +48,6 @@ export function defaultWorkerEntry(): string {
   // Bundles live in dist/<name>/; the worker bundle is dist/engine/engine-worker.cjs.
   const here = typeof __dirname === 'string' ? __dirname : process.cwd();
   return path.resolve(here, '..', 'engine', 'engine-worker.cjs');
-}
-
-function footprintOf(info: ModelPairInfo): ModelFootprint {
-  return {
-    layerBytes: info.model.layerBytes,
-    outputBytes: info.model.outputBytes,
-    nEmbd: info.model.nEmbd,
-    nHead: info.model.nHead,
-    nHeadKv: info.model.nHeadKv,
-    nVocab: info.model.nVocab,
-    mmprojBytes: info.mmproj?.fileBytes ?? 0,
-  };
 }
 
 const BACKEND_LABEL: Record<LibVariant, string> = { cuda: 'CUDA', vulkan: 'Vulkan', default: 'Metal' };
@@ -422,28 +410,7 @@ export class LocalEngine implements Engine {
     this.answeredSinceLoad = true;
     this.crashes.clear(pair);
     if (!result.ok) return { type: 'error', error: result.error };
-    return this.finish(result.value, ttftMs, accepted);
-  }
-
-  private finish(r: CompleteResult, ttftMs: number | null, accepted: number): Terminal {
-    const finishReason: FinishReason = r.interrupted ? 'cancelled' : r.contextFull ? 'context-full' : r.hitLimit ? 'length' : 'stop';
-    const totalMs = performance.now() - accepted;
-    return {
-      type: 'done',
-      finishReason,
-      text: r.text,
-      usage: {
-        promptTokens: r.promptTokens,
-        cachedTokens: Math.max(0, r.promptTokens - r.promptEvaluated),
-        completionTokens: r.completionTokens,
-      },
-      timings: {
-        ttftMs: ttftMs ?? totalMs,
-        tokensPerSecond: r.predictedMs > 0 ? (r.completionTokens * 1000) / r.predictedMs : 0,
-        promptMs: r.promptMs,
-        totalMs,
-      },
-    };
+    return terminalOf(result.value, ttftMs, accepted);
   }
 
   /** A worker death on this pair: named with the file and likely cause, counted, and on the second one the pair is broken. */
@@ -463,19 +430,6 @@ export class LocalEngine implements Engine {
       progress: null,
     });
   }
-}
-
-/** Where a request's KV state comes from and goes (see GenerateRequest.cacheBy). */
-function stateKeys(r: GenerateRequest): { loadKey: string | null; saveKey: string | null } {
-  const by = r.rawPrompt !== undefined ? 'none' : (r.cacheBy ?? 'conversation');
-  if (by === 'none') return { loadKey: null, saveKey: null };
-  if (by === 'conversation') return { loadKey: r.conversationId, saveKey: r.conversationId };
-  const key = (turns: GenerateRequest['turns']) =>
-    `prefix:${createHash('sha256').update(JSON.stringify([r.system, turns.map((t) => [t.role, t.text, t.images.map((i) => i.id)])])).digest('hex')}`;
-  const n = r.turns.length;
-  // A resent history plus the last answer and a new question: the state saved after that answer's request.
-  const loadKey = n >= 3 && r.turns[n - 2]?.role === 'assistant' ? key(r.turns.slice(0, n - 2)) : null;
-  return { loadKey, saveKey: key(r.turns) };
 }
 
 export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine {
