@@ -8,6 +8,7 @@ import { stageMarker, type StageRole } from './crash-report';
 import { settingsFingerprint } from './kv-cache';
 import { MEDIA_MARKER } from './prompt-format';
 import { SlotBook } from './slot-book';
+import { StopFilter } from './stop-filter';
 import { TokenCoalescer } from './token-coalescer';
 import {
   DELTA_FLUSH_MS,
@@ -200,13 +201,15 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   let finished = false;
   let tokenCallbacks = 0;
   let stoppedAt = 0;
+  const stopper = new StopFilter(p.stop);
   const onToken = (text: string): void => {
     if (firstTokenMs === null) {
       firstTokenMs = performance.now() - started;
       emit(id, { kind: 'phase', phase: 'generating' });
     }
     streamed += text;
-    coalescer.push(text);
+    const shown = stopper.push(text);
+    if (shown) coalescer.push(shown);
   };
   const options: ParallelOptions = {
     prompt: p.prompt,
@@ -257,16 +260,19 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
       throw contextFull(`full before the first token; prompt of ${p.prompt.length} characters`);
     }
     if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
+    const tail = stopper.end();
+    if (tail) coalescer.push(tail);
     coalescer.flush();
     slots.afterAnswer(p, disk.savePath);
+    const text = StopFilter.cut(result.text, p.stop);
     return {
-      text: result.text,
+      text,
       promptTokens,
       promptEvaluated: result.timings.prompt_n,
       completionTokens: limited(result) ? p.nPredict : Math.max(result.tokens_predicted, tokenCallbacks),
       interrupted: cancelled.has(id),
       contextFull: result.context_full,
-      hitLimit: !cancelled.has(id) && !result.context_full && limited(result),
+      hitLimit: !cancelled.has(id) && !result.context_full && limited(result) && text === result.text,
       promptMs: result.timings.prompt_ms,
       predictedMs: result.timings.predicted_ms,
       firstTokenMs,
@@ -279,7 +285,7 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
     if (err instanceof WorkerFailure) throw err;
     const message = err instanceof Error ? err.message : String(err);
     // Stop of one sequence rejects its promise; the others run on untouched.
-    if (cancelled.has(id)) return { ...cancelledResult(), text: streamed, firstTokenMs, completionTokens: tokenCallbacks, promptTokens: stoppedAt, promptEvaluated: stoppedAt };
+    if (cancelled.has(id)) return { ...cancelledResult(), text: StopFilter.cut(streamed, p.stop), firstTokenMs, completionTokens: tokenCallbacks, promptTokens: stoppedAt, promptEvaluated: stoppedAt };
     if (/context/i.test(message) && /(space|full|size|exceed|long)/i.test(message)) throw contextFull(message);
     if (p.mediaPaths.length > 0 && /(image|media|bitmap|load|decode)/i.test(message)) {
       throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: message });
