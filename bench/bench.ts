@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as binding from '@fugood/llama.node';
 import { apiBench } from './api-bench';
+import { catalogBench } from './catalog-bench';
 import { createBackend } from '../electron/backend/backend';
 import { createLocalEngine, type LocalEngine } from '../electron/engine/engine-host';
 import { formatFireLlavaPrompt } from '../electron/engine/prompt-format';
@@ -339,6 +340,9 @@ async function main(): Promise<void> {
   // The OpenAI-compatible API with the official client vs the binding, and 4 concurrent clients (BENCH_API=0 skips).
   // Always the 336 px photo (180 kB as a data: URL): what an API client sends with every turn.
   if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, label: `${scenarios[0]!.label}, 336 px photo as a data: URL`, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, ...(smoke ? { concurrentClients: 2 } : {}), workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
+  // Catalog jobs vs the same prompts on the binding, on the 336 px model (BENCH_CATALOG=0 skips).
+  const catalogScenario = scenarios.find((s) => s.image === image336) ?? scenarios[0]!;
+  if (process.env.BENCH_CATALOG !== '0') console.log(`\n${await catalogBench({ label: catalogScenario.label, pair: catalogScenario.pair, nCtx: catalogScenario.nCtx, items: smoke ? 2 : 12, ...(smoke ? { fields: ['altText' as const] } : {}), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await downloadBench({ dir: path.join(cache, 'download'), ...(smoke ? { sizeBytes: 8 * 1024 * 1024, runs: 1 } : {}) })}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }

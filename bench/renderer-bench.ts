@@ -104,7 +104,8 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     await page.addInitScript(installScriptedClient, { tokens, rate, engines: ENGINES });
-    await page.goto(`http://127.0.0.1:${port}/`);
+    // The Ready status below is what the bench needs; waiting for every subresource only adds a way to time out on a loaded machine.
+    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
     await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor();
     await page.evaluate(() => {
       const w = window as unknown as { __frames: number[] };
@@ -130,7 +131,20 @@ export async function rendererStreamBench(options: RendererBenchOptions): Promis
     const after = await metrics();
     const spent = (k: string): string => `${((after[k]! - before[k]!) * 1000).toFixed(0)}`;
     const frames = (await page.evaluate(() => (window as unknown as { __frames: number[] }).__frames)).slice(1);
-    const chars = await page.locator('article.assistant .markdown').textContent();
+    // The last delta is rendered on the next frame: count what the user sees once it is there. Read
+    // from the DOM, not by Playwright's visibility, which an article under content-visibility: auto can fail.
+    const answered = () => {
+      const articles = [...document.querySelectorAll('article.assistant')];
+      const last = articles.at(-1);
+      return last?.getAttribute('data-status') === 'complete' ? (last.querySelector('.markdown')?.textContent ?? '') : null;
+    };
+    const chars = await page
+      .waitForFunction(answered, undefined, { timeout: 60_000, polling: 100 })
+      .then((h) => h.jsonValue())
+      .catch(async (err: unknown) => {
+        const seen = await page.evaluate(() => [...document.querySelectorAll('article')].map((a) => `${a.className}:${a.getAttribute('data-status')}`).join(', '));
+        throw new Error(`The streamed answer never showed as complete (articles: ${seen || 'none'}): ${String(err)}`);
+      });
     const sorted = [...frames].sort((a, b) => a - b);
     const longest = sorted.at(-1) ?? 0;
     const p95 = sorted[Math.floor(sorted.length * 0.95)] ?? 0;

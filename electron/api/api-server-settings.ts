@@ -1,10 +1,10 @@
 // The own-port API server's settings in <dataDir>/api-server.json. Written atomically; a file that
 // cannot be read is moved aside (never deleted) and the defaults apply, so the app always starts.
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { apiServerSettingsPatch, DEFAULT_API_SERVER_SETTINGS, type ApiServerSettings } from '../shared/contracts/api-server';
 import { formatZodError } from '../shared/dispatcher';
+import { writePrivateFile } from '../store/private-files';
 
 export const API_SERVER_SETTINGS_FILE = 'api-server.json';
 const FILE_VERSION = 1;
@@ -47,13 +47,5 @@ export async function readApiServerSettings(file: string): Promise<LoadedSetting
 }
 
 export async function writeApiServerSettings(file: string, settings: ApiServerSettings): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(temp, `${JSON.stringify({ version: FILE_VERSION, settings }, null, 2)}\n`, { flag: 'wx' });
-    await fs.rename(temp, file);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
+  await writePrivateFile(file, `${JSON.stringify({ version: FILE_VERSION, settings }, null, 2)}\n`);
 }

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AttachmentStore } from '../attachments/attachment-store';
-import { MAX_ATTACHMENT_BYTES } from '../attachments/image-inspect';
+import { MAX_IMAGE_BYTES, megabytes } from '../shared/limits';
 import { AppErrorException, toAppError } from '../shared/errors';
 import { ApiError, badRequest, fromAppError } from './api-errors';
 
@@ -55,12 +55,12 @@ async function fetchImage(url: string, param: string, timeoutMs: number): Promis
   }
   if (!response.ok) throw badRequest(`Could not download the image at ${url.slice(0, 200)}: HTTP ${response.status}`, param, 'image_fetch_failed');
   const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > MAX_ATTACHMENT_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`, param, 'image_too_large');
+  if (declared > MAX_IMAGE_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${megabytes(MAX_IMAGE_BYTES)}`, param, 'image_too_large');
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of response.body ?? []) {
     size += (chunk as Uint8Array).byteLength;
-    if (size > MAX_ATTACHMENT_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`, param, 'image_too_large');
+    if (size > MAX_IMAGE_BYTES) throw badRequest(`The image at ${url.slice(0, 200)} is larger than ${megabytes(MAX_IMAGE_BYTES)}`, param, 'image_too_large');
     chunks.push(chunk as Uint8Array);
   }
   return Buffer.concat(chunks);

@@ -7,10 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn, GenerateRequest } from '../engine/engine';
+import { generationLimitOf } from '../engine/generation-limit';
 import { RAW_IMAGE_MARKER } from '../engine/raw-prompt';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS } from '../server/auth';
+import { allowedHostSet, isAllowedHost, keysEqual } from '../server/auth';
 import { BodyTooLarge, readBody } from '../server/http-io';
 import type { GenerationParams } from '../shared/contract';
+import { toAppError } from '../shared/errors';
 import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
 import { ApiError, badRequest, fromAppError } from './api-errors';
 import {
@@ -29,11 +31,11 @@ import { withRequestLog, type RequestLog } from './request-log';
 import { createResponsesHandler } from './responses-api';
 
 export const API_PREFIX = '/v1';
-/** Requests may carry several base64 images; 25 MB like OpenAI's own vision limit per request. */
-export const API_MAX_BODY_BYTES = 25 * 1024 * 1024;
+import { API_MAX_BODY_BYTES, megabytes } from '../shared/limits';
+
+export { API_MAX_BODY_BYTES };
 /** OpenAI generates until the context is full; a bound keeps a forgotten client from holding the queue. */
 export const DEFAULT_MAX_TOKENS = 2048;
-export const DEFAULT_MAX_PENDING = 8;
 /** Names accepted for the loaded model besides its file name (Fireworks' ids, so their examples run unchanged). */
 export const MODEL_ALIASES: readonly string[] = ['firellava-13b', 'firellava', 'accounts/fireworks/models/firellava-13b'];
 
@@ -87,13 +89,12 @@ export function modelIdOf(status: EngineStatus): string | null {
 export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   const { engine, attachments } = options;
   const keyOf = typeof options.apiKey === 'function' ? options.apiKey : () => options.apiKey as string;
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowedHosts = allowedHostSet(options.allowedHosts);
   const corsOrigins = new Set((options.corsOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase()));
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
-  const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+  const limit = generationLimitOf(engine);
+  const maxPending = options.maxPending ?? limit.max;
   const imageOptions = { attachments, fetchImages: options.fetchImages ?? false, seen: new Map<string, StoredImage>() };
-  /** Moving average of request durations, for Retry-After. */
-  let avgRequestMs = 2000;
 
   const baseHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -117,8 +118,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   const refuseTooLarge = (req: IncomingMessage, res: ServerResponse): void => {
-    const mb = Math.round(maxBody / 1024 / 1024);
-    const error = new ApiError(413, `The request body is larger than the ${mb} MB limit of this API; send smaller images.`, 'invalid_request_error', 'request_too_large');
+    const error = new ApiError(413, `The request body is larger than the ${megabytes(maxBody)} limit of this API; send smaller images.`, 'invalid_request_error', 'request_too_large');
     // Answer once the upload is in: clients that are still sending read a reset, not the 413.
     // A body far beyond the limit is cut off instead of read to the end.
     let drained = 0;
@@ -254,22 +254,14 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
   };
 
   // Requests still decoding their images hold a slot too: a burst of image bombs must meet the 429
-  // before it decodes, not after.
-  let preparing = 0;
+  // before it decodes, not after. The slots are the engine's, shared with /rpc sends.
   const checkQueue = (): (() => void) => {
-    const pending = (engine.queueLength?.() ?? 0) + preparing;
-    if (pending >= maxPending) {
-      const seconds = Math.max(1, Math.ceil((avgRequestMs * pending) / 1000));
-      throw new ApiError(429, `The engine has ${pending} requests in progress or waiting (limit ${maxPending}); retry in about ${seconds} s`, 'rate_limit_error', 'queue_full', null, {
-        'Retry-After': String(seconds),
-      });
+    try {
+      return limit.take(maxPending);
+    } catch (err) {
+      const busy = toAppError(err);
+      throw new ApiError(429, busy.message, 'rate_limit_error', 'queue_full', null, { 'Retry-After': String(busy.retryAfterSeconds ?? 1) });
     }
-    preparing++;
-    let held = true;
-    return () => {
-      if (held) preparing--;
-      held = false;
-    };
   };
 
   // --- generation and responses ------------------------------------------------------------------
@@ -333,7 +325,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
       },
       controller.signal,
     );
-    avgRequestMs = 0.8 * avgRequestMs + 0.2 * (performance.now() - began);
+    limit.recordDuration(performance.now() - began);
     if (controller.signal.aborted || res.destroyed) return;
 
     if (terminal.type === 'error') {
@@ -411,7 +403,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     paramsOf,
     sendJson,
     sendError,
-    onDuration: (ms) => (avgRequestMs = 0.8 * avgRequestMs + 0.2 * ms),
+    onDuration: (ms) => limit.recordDuration(ms),
   });
 
   // --- access control and routing ----------------------------------------------------------------

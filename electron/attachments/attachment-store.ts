@@ -3,12 +3,13 @@
 // and other metadata, proves the bytes decode, and turns WebP/GIF/BMP (which llama.cpp's loader
 // cannot always read) into PNG. The id is the hash of the stored file, so it dedupes and can never
 // name a path outside the folder.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { AttachmentInfo } from '../shared/types';
-import { AppErrorException } from '../shared/errors';
+import { AppErrorException, storageErrorOf } from '../shared/errors';
+import { ensurePrivateDirAsync, writePrivateFile } from '../store/private-files';
 import { decodeBmp } from './bmp-decode';
 import { inspectImage, MAX_ATTACHMENT_PIXELS, MAX_STORED_EDGE } from './image-inspect';
 
@@ -22,8 +23,12 @@ export type AttachmentVariant = 'full' | 'thumb';
 
 export interface AttachmentStore {
   readonly dir: string;
-  /** Checks, re-encodes, then stores; throws AppErrorException (IMAGE_INVALID, IMAGE_TOO_LARGE). */
+  /** Checks, re-encodes, then stores; throws AppErrorException (IMAGE_INVALID, IMAGE_TOO_LARGE, STORAGE_FULL). */
   add(data: Uint8Array): Promise<AttachmentInfo>;
+  /** Like add, and says whether this call wrote the file (false: it was stored already). */
+  addNew(data: Uint8Array): Promise<{ info: AttachmentInfo; created: boolean }>;
+  /** Deletes these stored images and their thumbnails now (an import that was refused). */
+  discard(ids: Iterable<string>): Promise<void>;
   /** Absolute path of a stored attachment; INVALID_INPUT for a malformed id, NOT_FOUND if absent. */
   pathOf(id: string): Promise<string>;
   /** Facts about a stored attachment (read from the file). */
@@ -106,25 +111,28 @@ async function reencodeNow(data: Uint8Array): Promise<{ bytes: Buffer; ext: 'png
   }
 }
 
-export function createAttachmentStore(dataDir: string): AttachmentStore {
+export interface AttachmentStoreOptions {
+  /** Writes one file atomically and privately; tests inject failures (a full disk) here. */
+  writeFile?: (target: string, bytes: Uint8Array) => Promise<void>;
+}
+
+const FULL_MESSAGE = 'The disk is full: the image could not be saved. Free some space and try again.';
+
+export function createAttachmentStore(dataDir: string, options: AttachmentStoreOptions = {}): AttachmentStore {
   const dir = path.resolve(dataDir, 'attachments');
   const thumbs = path.join(dir, 'thumbs');
+  const writeFile = options.writeFile ?? ((target: string, bytes: Uint8Array) => writePrivateFile(target, bytes));
 
-  const writeAtomic = async (target: string, bytes: Uint8Array): Promise<void> => {
-    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    try {
-      await fs.writeFile(temp, bytes, { flag: 'wx' });
-      await fs.rename(temp, target); // readers never see a half-written image
-    } catch (err) {
-      await fs.rm(temp, { force: true });
-      throw err;
-    }
-  };
+  const filesOf = (id: string): string[] => [path.join(thumbs, `${id}.jpg`), ...STORED_EXTENSIONS.map((ext) => path.join(dir, `${id}.${ext}`))];
 
   const store: AttachmentStore = {
     dir,
 
     async add(data) {
+      return (await store.addNew(data)).info;
+    },
+
+    async addNew(data) {
       const image = await reencodeImage(data);
       const id = createHash('sha256').update(image.bytes).digest('hex');
       const target = path.join(dir, `${id}.${image.ext}`);
@@ -133,12 +141,28 @@ export function createAttachmentStore(dataDir: string): AttachmentStore {
       const existing = await fs.readFile(target).catch(() => null);
       if (existing?.equals(image.bytes)) {
         await fs.utimes(target, new Date(), new Date()).catch(() => undefined); // fresh again for collect()
-        return info;
+        return { info, created: false };
       }
-      await fs.mkdir(thumbs, { recursive: true });
-      await writeAtomic(path.join(thumbs, `${id}.jpg`), image.thumbnail);
-      await writeAtomic(target, image.bytes);
-      return info;
+      const thumb = path.join(thumbs, `${id}.jpg`);
+      try {
+        await ensurePrivateDirAsync(thumbs);
+        await writeFile(thumb, image.thumbnail);
+        await writeFile(target, image.bytes); // last: its presence means the pair is complete
+      } catch (err) {
+        await fs.rm(thumb, { force: true });
+        const storage = storageErrorOf(err);
+        if (storage?.code === 'STORAGE_FULL') throw new AppErrorException({ ...storage, message: FULL_MESSAGE });
+        if (storage) throw new AppErrorException(storage);
+        throw err;
+      }
+      return { info, created: true };
+    },
+
+    async discard(ids) {
+      for (const id of ids) {
+        if (!ATTACHMENT_ID.test(id)) continue;
+        for (const file of filesOf(id)) await fs.rm(file, { force: true });
+      }
     },
 
     async pathOf(id) {

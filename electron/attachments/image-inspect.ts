@@ -2,8 +2,8 @@
 // Structure only (no decoding): enough to catch empty, foreign and truncated files early with a
 // message a person understands, instead of a crash or a stuck context in the engine.
 import { AppErrorException } from '../shared/errors';
+import { MAX_IMAGE_BYTES, megabytes } from '../shared/limits';
 
-export const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 export const MAX_ATTACHMENT_PIXELS = 100_000_000;
 /** Stored images are downscaled on decode to this long side: the model sees 336 px, the preview/crop needs little more. */
 export const MAX_STORED_EDGE = 4096;
@@ -48,10 +48,10 @@ export function sniffFormat(b: Uint8Array): ImageFormat | null {
 /** Throws AppErrorException with IMAGE_INVALID or IMAGE_TOO_LARGE. */
 export function inspectImage(bytes: Uint8Array): ImageFacts {
   if (bytes.length === 0) throw invalid('The image is empty (0 bytes).');
-  if (bytes.length > MAX_ATTACHMENT_BYTES) {
+  if (bytes.length > MAX_IMAGE_BYTES) {
     throw new AppErrorException({
       code: 'IMAGE_TOO_LARGE',
-      message: `The image is ${(bytes.length / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB.`,
+      message: `The image is ${(bytes.length / 1024 / 1024).toFixed(1)} MB; the limit is ${megabytes(MAX_IMAGE_BYTES)}.`,
     });
   }
   const format = sniffFormat(bytes);

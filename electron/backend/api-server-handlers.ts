@@ -4,16 +4,16 @@ import { ApiServerController } from '../api/api-server-controller';
 import { API_PREFIX } from '../api/openai-api';
 import type { ApiServerStatus, apiServerContract } from '../shared/contracts/api-server';
 import type { Handlers, RequestContext } from '../shared/dispatcher';
-import type { BackendDeps } from './handlers';
+import type { BackendDeps } from './backend-deps';
 
-export function createApiServerHandlers(deps: BackendDeps): Handlers<typeof apiServerContract> {
+export function createApiServerHandlers(deps: Pick<BackendDeps, 'engine' | 'attachments' | 'dataDir' | 'secrets' | 'onClose'>): Handlers<typeof apiServerContract> {
   const controller = new ApiServerController({
     engine: deps.engine,
     attachments: deps.attachments,
-    ...(deps.dataDir ? { dataDir: deps.dataDir } : {}),
+    dataDir: deps.dataDir,
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
   });
-  deps.onClose?.(() => controller.close());
+  deps.onClose(() => controller.close());
   // The HTTP transport only runs inside `firellava serve`, which always answers the API under /v1.
   const seenBy = (status: ApiServerStatus, ctx: RequestContext): ApiServerStatus => ({ ...status, servedApiPath: ctx.transport === 'http' ? API_PREFIX : null });
   return {

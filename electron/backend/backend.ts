@@ -5,6 +5,8 @@ import { createAttachmentStore, resolveAttachmentFile, type AttachmentStore, typ
 import { ChatService } from '../chat/chat-service';
 import { EngineRegistry } from '../engine/engine-registry';
 import { HistoryStore } from '../store/history-store';
+import { ensurePrivateDir, makeTreePrivate } from '../store/private-files';
+import type { Recovery } from '../store/recover-database';
 import type { Engine } from '../engine/engine';
 import { contract, type Contract } from '../shared/contract';
 import { createDispatcher, type Dispatcher, type Handlers } from '../shared/dispatcher';
@@ -13,6 +15,7 @@ import type { ModelManager } from '../models/model-manager';
 import { hfTokenFrom } from '../models/hugging-face';
 import { createModelManager, type TokenStore } from './model-handlers';
 import type { SecretStore } from '../secrets/secret-store';
+import type { FileDialogs } from './catalog-handlers';
 
 export interface BackendOptions {
   dataDir: string;
@@ -22,16 +25,22 @@ export interface BackendOptions {
   databasePath?: string;
   /** Model manager; default on <dataDir>/models with the Hugging Face token from the environment. */
   models?: ModelManager;
+  /** Image store; default on <dataDir>/attachments (a test gives one whose disk is full). */
+  attachments?: AttachmentStore;
   /** The desktop app's keychain for the Hugging Face token (models.setToken); absent headless. */
   hfTokenStore?: TokenStore;
   /** The desktop app's keychain for API and remote engine keys; absent headless. */
   secrets?: SecretStore;
+  /** The desktop app's open/save dialogs for catalog jobs; absent headless. */
+  dialogs?: FileDialogs;
 }
 
 export interface Backend {
   handlers: Handlers<Contract>;
   dispatcher: Dispatcher;
   history: HistoryStore;
+  /** What the user must be told since the start (serve prints them; the window shows app.info's). */
+  startupNotices: readonly string[];
   chat: ChatService;
   attachments: AttachmentStore;
   models: ModelManager;
@@ -41,12 +50,19 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, hfTokenStore, secrets }: BackendOptions): Backend {
+/** What the app keeps in its data folder (with backups, damaged copies and temp files beside them). */
+const APP_ENTRIES = /^\.?(history\.sqlite|attachments|models|checkpoints|exports|engines\.json|api-server\.json|secrets\.json|window-state\.json)(\W|$)/;
+
+export function createBackend({ dataDir, engine, app, databasePath, models: injectedModels, attachments: injectedAttachments, hfTokenStore, secrets, dialogs }: BackendOptions): Backend {
   // A token saved in the keychain wins over HF_TOKEN; both are read at each download.
   const models =
     injectedModels ?? createModelManager(dataDir, engine, hfTokenStore ? async () => (await hfTokenStore.read().catch(() => null)) ?? hfTokenFrom(undefined) : undefined);
-  const attachments = createAttachmentStore(dataDir);
+  // Chats, images and keys are the owner's only (a shared GPU box is the headless use case).
+  ensurePrivateDir(dataDir);
+  makeTreePrivate(dataDir, (name) => APP_ENTRIES.test(name));
+  const attachments = injectedAttachments ?? createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
+  const startupNotices = history.recovery ? [recoveryNotice(history.recovery)] : [];
   const chat = new ChatService({ store: history, engine, attachments, engines: new EngineRegistry({ local: engine, dataDir, secrets }) });
   const cleanups: (() => void | Promise<void>)[] = [];
   // The first pair (import, pull, conversion) answers without a restart or a setActive.
@@ -69,14 +85,17 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
     chat,
     models,
     dataDir,
+    startupNotices,
     onClose: (cleanup) => cleanups.push(cleanup),
-    ...(hfTokenStore ? { hfTokenStore } : {}),
-    ...(secrets ? { secrets } : {}),
+    hfTokenStore,
+    secrets,
+    dialogs,
   });
   return {
     handlers,
     dispatcher: createDispatcher(contract, handlers),
     history,
+    startupNotices,
     chat,
     attachments,
     models,
@@ -88,4 +107,11 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
       history.close();
     },
   };
+}
+
+export function recoveryNotice(r: Recovery): string {
+  const kept = `The damaged file was kept unchanged as ${r.asidePath}`;
+  return r.readable
+    ? `Your chat history was damaged (${r.reason}). ${r.conversations} conversation(s) and ${r.messages} message(s) could be read and were restored; some may be missing. ${kept}.`
+    : `Your chat history was damaged (${r.reason}) and nothing in it could be read, so a new, empty history was started. ${kept}.`;
 }

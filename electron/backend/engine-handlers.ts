@@ -1,12 +1,10 @@
 // Remote engines and the default engine: thin mapping onto the registry the chat service answers with.
-import { EngineRegistry } from '../engine/engine-registry';
 import type { enginesContract } from '../shared/contracts/engines';
 import type { Handlers } from '../shared/dispatcher';
-import type { BackendDeps } from './handlers';
+import type { BackendDeps } from './backend-deps';
 
-export function createEngineHandlers(deps: BackendDeps): Handlers<typeof enginesContract> {
-  // Transport tests build handlers without a chat service: a registry of their own, saved nowhere.
-  const registry = deps.chat?.engines ?? new EngineRegistry({ local: deps.engine });
+export function createEngineHandlers(deps: Pick<BackendDeps, 'chat'>): Handlers<typeof enginesContract> {
+  const registry = deps.chat.engines;
   return {
     'engines.list': () => registry.list(),
     'engines.addRemote': (input) => registry.addRemote(input),

@@ -1,13 +1,13 @@
 // Model manager calls: catalog, installed pairs, downloads, imports and the active pair.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../engine/engine';
 import { hfTokenFrom } from '../models/hugging-face';
 import { ModelManager, ModelManagerError } from '../models/model-manager';
-import type { FitDevice, HfTokenStatus, modelsContract } from '../shared/contracts/models';
+import type { CommandLineModel, FitDevice, HfTokenStatus, ModelsEvent, modelsContract } from '../shared/contracts/models';
 import type { Handlers } from '../shared/dispatcher';
 import { AppErrorException } from '../shared/errors';
+import { watchUntilAborted } from './watch';
 
 /** The device the engine runs on once a model is loaded; before that, what its device probe finds. */
 export async function engineDevices(engine: Engine): Promise<FitDevice[] | null> {
@@ -16,6 +16,18 @@ export async function engineDevices(engine: Engine): Promise<FitDevice[] | null>
   const gpus = (await engine.probeDevices?.()) ?? null;
   if (gpus === null) return null;
   return [...gpus.map((g) => ({ name: g.name, backend: g.backend, memoryBytes: g.memoryBytes })), { name: 'CPU', backend: 'cpu', memoryBytes: null }];
+}
+
+/** The engine's pair when no installed pair is it (links resolved): it came from --model. */
+export async function commandLineModel(engine: Engine, models: ModelManager): Promise<CommandLineModel | null> {
+  const s = engine.status();
+  if (!s.model || s.state === 'no-model') return null;
+  const real = (p: string): Promise<string> => realpath(p).catch(() => path.resolve(p));
+  const installed = new Set(await Promise.all((await models.list()).flatMap((m) => m.files.map((f) => real(f.path)))));
+  if (installed.has(await real(s.model.path))) return null;
+  const files: CommandLineModel['files'] = [{ role: 'model', fileName: path.basename(s.model.path), path: s.model.path }];
+  if (s.model.mmprojPath) files.push({ role: 'mmproj', fileName: path.basename(s.model.mmprojPath), path: s.model.mmprojPath });
+  return { name: s.model.name, quantization: s.model.quantization, files, state: s.state, message: s.message };
 }
 
 async function tokenStatus(store: TokenStore | undefined): Promise<HfTokenStatus> {
@@ -43,10 +55,8 @@ export interface TokenStore {
   write(token: string | null): Promise<void>;
 }
 
-export function createModelHandlers(deps: { engine: Engine; models?: ModelManager; hfTokenStore?: TokenStore }): Handlers<typeof modelsContract> {
-  const { engine } = deps;
-  // Transport tests build handlers without a data folder: a throwaway one keeps them honest.
-  const models = deps.models ?? createModelManager(mkdtempSync(path.join(os.tmpdir(), 'firellava-models-')), engine);
+export function createModelHandlers(deps: { engine: Engine; models: ModelManager; hfTokenStore?: TokenStore | undefined }): Handlers<typeof modelsContract> {
+  const { engine, models } = deps;
   return {
     'models.catalog': ({ nCtx }) => guard(() => models.catalogItems(nCtx)),
     'models.list': ({ nCtx }) => guard(() => models.list(nCtx)),
@@ -68,6 +78,7 @@ export function createModelHandlers(deps: { engine: Engine; models?: ModelManage
         void engine.load({ model: file('model'), mmproj: file('mmproj') });
         return model;
       }),
+    'models.commandLine': () => guard(() => commandLineModel(engine, models)),
     'models.tokenStatus': () => tokenStatus(deps.hfTokenStore),
     'models.setToken': async ({ token }) => {
       const store = deps.hfTokenStore;
@@ -80,15 +91,6 @@ export function createModelHandlers(deps: { engine: Engine; models?: ModelManage
       await store.write(token);
       return tokenStatus(store);
     },
-    'models.watch': async (_input, emit, signal) => {
-      if (signal.aborted) return;
-      const off = models.onEvent(emit);
-      try {
-        emit({ type: 'snapshot', jobs: models.jobList() });
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      } finally {
-        off();
-      }
-    },
+    'models.watch': (_input, emit, signal) => watchUntilAborted<ModelsEvent>(signal, emit, (l) => models.onEvent(l), () => ({ type: 'snapshot', jobs: models.jobList() })),
   };
 }

@@ -16,7 +16,7 @@ import type {
 } from '../shared/contracts/catalog';
 import { AppErrorException, toAppError } from '../shared/errors';
 import type { GeneratePhase } from '../shared/types';
-import { CatalogStore, type NewItem, type StoredJob } from './catalog-store';
+import { CatalogStore, MAX_ATTEMPTS, STOPPED_TWICE, type NewItem, type StoredJob } from './catalog-store';
 import { notesFor, type NotesByFile } from './catalog-notes';
 import { CATALOG_PARAMS, charCount, checkOutput, LIST_COUNT, limitOf, maxTokensFor, responseFormatFor, turnFor } from './catalog-templates';
 
@@ -47,9 +47,6 @@ interface Runner {
   done: Promise<void>;
   notice: string | null;
 }
-
-/** Image files a folder may hold; sharp decides whether each one really is an image. */
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.heic', '.heif', '.avif', '.tif', '.tiff'];
 
 export class CatalogService {
   readonly store: CatalogStore;
@@ -327,12 +324,14 @@ export class CatalogService {
       );
       this.stats.engineMs += performance.now() - t0;
       this.stats.generations++;
+      // A stopped generation can end 'done' with half an answer: it goes back to the queue either way.
+      if (signal.aborted || (last.type === 'error' && last.error.code === 'CANCELLED')) {
+        restore();
+        return 'requeued';
+      }
       if (last.type === 'error') {
-        if (signal.aborted || last.error.code === 'CANCELLED') {
-          restore();
-          return 'requeued';
-        }
-        if (last.error.code === 'NO_MODEL') {
+        // No model, or a pair the engine gave up on: every later item would fail the same way.
+        if (last.error.code === 'NO_MODEL' || last.error.code === 'MODEL_LOAD_FAILED') {
           restore();
           if (runner) {
             runner.notice = last.error.message;
@@ -342,8 +341,8 @@ export class CatalogService {
           return 'no-model';
         }
         // A dead engine worker fails only this item: once more, then an error row.
-        if (last.error.code === 'ENGINE_CRASHED' && crashes < 1) {
-          crashes++;
+        if (last.error.code === 'ENGINE_CRASHED') {
+          if (++crashes >= MAX_ATTEMPTS) return finish({ status: 'error', error: STOPPED_TWICE, values: before.values });
           running = this.store.markRunning(item.id);
           this.emitItem(running);
           continue;

@@ -81,6 +81,10 @@ const item = (r: ItemRow): CatalogItemView => ({
   updatedAt: r.updated_at,
 });
 
+/** Generations one item may start (the first and one retry after a crash). */
+export const MAX_ATTEMPTS = 2;
+export const STOPPED_TWICE = 'The engine stopped twice while describing this image; it was not tried again';
+
 const notFound = (what: string): AppErrorException => new AppErrorException({ code: 'NOT_FOUND', message: `${what} does not exist (it may have been deleted)` });
 
 export class CatalogStore {
@@ -202,9 +206,18 @@ export class CatalogStore {
     return itemIds.map((id) => this.item(id));
   }
 
-  /** After a crash or quit: items left "running" are queued again. Returns how many. */
+  /**
+   * After a crash or quit: items left "running" are queued again, once. An item that was in flight
+   * at two crashes becomes an error row, so one photo that kills the process cannot loop forever.
+   * Returns how many went back to the queue.
+   */
   requeueInterrupted(): number {
-    return this.db.prepare("UPDATE catalog_items SET status = 'pending' WHERE status = 'running'").run().changes;
+    return this.db.transaction(() => {
+      this.db
+        .prepare(`UPDATE catalog_items SET status = 'error', error = ?, updated_at = ? WHERE status = 'running' AND attempts >= ${MAX_ATTEMPTS}`)
+        .run(STOPPED_TWICE, this.now());
+      return this.db.prepare("UPDATE catalog_items SET status = 'pending' WHERE status = 'running'").run().changes;
+    })();
   }
 
   /** Back to the queue for a regeneration. */

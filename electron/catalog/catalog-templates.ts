@@ -23,16 +23,7 @@ export const LIST_COUNT: Partial<Record<CatalogField, { min: number; max: number
   tags: { min: 3, max: 10 },
 };
 
-export const FIELD_LABEL: Record<CatalogField, string> = {
-  title: 'Title',
-  bullets: 'Bullets',
-  shortDescription: 'Short description',
-  longDescription: 'Description',
-  tags: 'Tags',
-  altText: 'Alt text',
-  seoTitle: 'SEO title',
-  seoDescription: 'SEO description',
-};
+export { FIELD_LABEL } from '../shared/catalog-field-labels';
 
 const WHAT: Record<CatalogField, string> = {
   title: 'product title',
@@ -183,9 +174,9 @@ export function checkOutput(t: CatalogTemplate, text: string, only?: CatalogFiel
   return { values, violations };
 }
 
-// Control characters break spreadsheets; newlines stay only where a field is prose.
+// Control characters break spreadsheets; U+FFFD is a byte the model left half-written (never copy).
 const clean = (s: string): string =>
   s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/g, '')
     .replace(/\r\n?/g, '\n')
     .trim();

@@ -4,10 +4,13 @@
 import type { AttachmentStore } from '../attachments/attachment-store';
 import type { Engine, EngineTurn } from '../engine/engine';
 import { EngineRegistry, type ResolvedEngine } from '../engine/engine-registry';
+import { generationLimitOf, type GenerationLimit } from '../engine/generation-limit';
 import type { GenerationParams } from '../shared/contract';
+import { DEFAULT_GENERATION_PARAMS } from '../shared/contracts/chat';
 import type { ChatEvent, MessageAttachment, MessageStats, MessageStatus, MessageView } from '../shared/contracts/conversations';
 import { AppErrorException, storageErrorOf, toAppError, type AppError } from '../shared/errors';
 import type { HistoryStore } from '../store/history-store';
+import { titleFromAnswer } from './chat-title';
 
 /** Flush interval for streamed text; the issue asks for at most 500 ms of loss. */
 export const FLUSH_MS = 250;
@@ -26,8 +29,6 @@ export const SAVED_AGAIN_NOTICE = 'Saving works again: the answer is saved.';
 
 type FinalSave = { status: MessageStatus; text: string; error: string | null; stats: MessageStats | null };
 
-/** Same defaults as chat.generate's schema; per-conversation settings override them. */
-const DEFAULT_PARAMS: GenerationParams = { maxTokens: 512, temperature: 0.2, topK: 40, topP: 0.95, seed: -1, stop: [] };
 
 export interface ChatServiceOptions {
   store: HistoryStore;
@@ -55,6 +56,9 @@ export class ChatService {
   private readonly unsaved = new Map<number, FinalSave>();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MS.first;
+  private readonly localEngine: Engine;
+  /** The local engine's queue bound, shared with /v1. */
+  private readonly limit: GenerationLimit;
 
   constructor(options: ChatServiceOptions) {
     this.store = options.store;
@@ -62,6 +66,8 @@ export class ChatService {
     this.engine = options.engine;
     this.attachments = options.attachments;
     this.flushMs = options.flushMs ?? FLUSH_MS;
+    this.localEngine = options.engine;
+    this.limit = generationLimitOf(options.engine);
     this.interruptedAtStart = this.store.markInterrupted();
   }
 
@@ -69,6 +75,22 @@ export class ChatService {
     input: { conversationId?: string | undefined; parentId?: number | null | undefined; text: string; attachments: { id: string; name: string }[] },
     emit: Emit,
     signal: AbortSignal,
+  ): Promise<void> {
+    if (input.conversationId) this.assertIdle(input.conversationId);
+    // Refused before anything is written: the question stays in the composer.
+    const slot = this.admit(input.conversationId);
+    try {
+      await this.sendAdmitted(input, emit, signal, slot);
+    } finally {
+      slot();
+    }
+  }
+
+  private async sendAdmitted(
+    input: { conversationId?: string | undefined; parentId?: number | null | undefined; text: string; attachments: { id: string; name: string }[] },
+    emit: Emit,
+    signal: AbortSignal,
+    slot: () => void,
   ): Promise<void> {
     let conversationId = input.conversationId;
     if (!conversationId) {
@@ -78,14 +100,15 @@ export class ChatService {
     const attachments = await this.describe(input.attachments);
     const view = this.store.getConversation(conversationId);
     const parentId = input.parentId !== undefined ? input.parentId : (view.messages.at(-1)?.id ?? null);
+    // Provisional until the first answer names the chat (see nameFromAnswer).
     if (view.conversation.title === '') {
-      const title = input.text.trim().replace(/\s+/g, ' ').slice(0, 60) || (attachments.length ? 'Image' : 'New chat');
-      this.store.rename(conversationId, title);
+      this.store.autoTitle(conversationId, input.text.trim().replace(/\s+/g, ' ').slice(0, 60) || (attachments.length ? 'Image' : 'New chat'), false);
     }
-    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     const user = this.store.addMessage({ conversationId, parentId, role: 'user', text: input.text, status: 'complete', attachments });
+    // After the question is written, so the list gets its thumbnail while the answer streams.
+    emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
     emit({ type: 'message', message: user });
-    await this.answer(user, emit, signal);
+    await this.answer(user, emit, signal, slot);
   }
 
   async regenerate(messageId: number, emit: Emit, signal: AbortSignal): Promise<void> {
@@ -96,13 +119,27 @@ export class ChatService {
     const user = this.store.message(userId);
     this.assertIdle(user.conversationId);
     this.assertNotTrashed(user.conversationId);
-    await this.answer(user, emit, signal);
+    const slot = this.admit(user.conversationId);
+    try {
+      await this.answer(user, emit, signal, slot);
+    } finally {
+      slot();
+    }
   }
 
   async edit(input: { messageId: number; text: string; attachments?: { id: string; name: string }[] | undefined }, emit: Emit, signal: AbortSignal): Promise<void> {
     const original = this.store.message(input.messageId);
     if (original.role !== 'user') throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Only your own messages can be edited' });
     this.assertIdle(original.conversationId);
+    const slot = this.admit(original.conversationId);
+    try {
+      await this.editAdmitted(original, input, emit, signal, slot);
+    } finally {
+      slot();
+    }
+  }
+
+  private async editAdmitted(original: MessageView, input: { text: string; attachments?: { id: string; name: string }[] | undefined }, emit: Emit, signal: AbortSignal, slot: () => void): Promise<void> {
     const attachments = input.attachments ? await this.describe(input.attachments) : original.attachments;
     if (input.text.trim() === '' && attachments.length === 0) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'Write a message or attach an image' });
     const user = this.store.addMessage({
@@ -114,7 +151,13 @@ export class ChatService {
       attachments,
     });
     emit({ type: 'message', message: user });
-    await this.answer(user, emit, signal);
+    await this.answer(user, emit, signal, slot);
+  }
+
+  /** A place in the local engine's queue (ENGINE_BUSY when full); remote engines keep their own limits. */
+  private admit(conversationId: string | undefined): () => void {
+    const engineId = conversationId ? this.store.summary(conversationId).engineId : null;
+    return this.engines.isLocal(engineId) ? this.limit.take() : () => undefined;
   }
 
   /**
@@ -127,7 +170,12 @@ export class ChatService {
     if (target.text.trim() === '') throw new AppErrorException({ code: 'INVALID_INPUT', message: 'This answer is empty: regenerate it instead' });
     this.assertIdle(target.conversationId);
     this.assertNotTrashed(target.conversationId);
-    await this.answer(this.store.message(target.parentId), emit, signal, target);
+    const slot = this.admit(target.conversationId);
+    try {
+      await this.answer(this.store.message(target.parentId), emit, signal, slot, target);
+    } finally {
+      slot();
+    }
   }
 
   /** null: the conversation follows the global default engine. */
@@ -200,8 +248,11 @@ export class ChatService {
     return turns;
   }
 
-  /** Answers `user` in a new message, or with `continued` grows that answer in place. */
-  private async answer(user: MessageView, emit: Emit, signal: AbortSignal, continued?: MessageView): Promise<void> {
+  /**
+   * Answers `user` in a new message, or with `continued` grows that answer in place. slot: the
+   * queue place taken by admit, given back once the engine counts the request.
+   */
+  private async answer(user: MessageView, emit: Emit, signal: AbortSignal, slot: () => void, continued?: MessageView): Promise<void> {
     const conversationId = user.conversationId;
     this.assertIdle(conversationId);
     const stopper = new AbortController();
@@ -235,7 +286,7 @@ export class ChatService {
     try {
       const turns = await this.turnsFor(continued ?? user);
       const settings = this.store.settings(conversationId);
-      const params: GenerationParams = { ...DEFAULT_PARAMS, ...settings.params };
+      const params: GenerationParams = { ...DEFAULT_GENERATION_PARAMS, ...settings.params };
       const target = await this.engineFor(conversationId, emit);
       // Streaming again: a crash now leaves it "interrupted", with the text so far.
       assistant = continued
@@ -247,7 +298,8 @@ export class ChatService {
       const messageId = assistant.id;
       timer = setInterval(flush, this.flushMs);
       const both = AbortSignal.any([signal, stopper.signal]);
-      const last = await target.engine.generate(
+      const began = performance.now();
+      const generating = target.engine.generate(
         { conversationId, system: settings.system, turns, params },
         (event) => {
           if (event.type === 'delta') {
@@ -259,6 +311,9 @@ export class ChatService {
         },
         both,
       );
+      slot(); // the engine's queue counts it from here
+      const last = await generating;
+      if (target.engine === this.localEngine) this.limit.recordDuration(performance.now() - began);
       if (last.type === 'done') {
         if (last.text) text = before + last.text;
         status = last.finishReason === 'cancelled' || both.aborted ? 'stopped' : 'complete';
@@ -280,7 +335,23 @@ export class ChatService {
     } finally {
       clearInterval(timer);
       this.running.delete(conversationId);
-      if (assistant) this.finish(assistant, { status, text, error, stats }, emit, saveError !== null);
+      if (assistant) {
+        this.finish(assistant, { status, text, error, stats }, emit, saveError !== null);
+        if (status === 'complete' || status === 'stopped') this.nameFromAnswer(conversationId, text, emit);
+      }
+    }
+  }
+
+  /** A chat the user did not name takes its title from its first answer with readable words. */
+  private nameFromAnswer(conversationId: string, text: string, emit: Emit): void {
+    const title = titleFromAnswer(text);
+    if (!title) return;
+    try {
+      const named = this.store.withBusyTimeout(SAVE_BUSY_TIMEOUT_MS * 2, () => this.store.autoTitle(conversationId, title, true));
+      if (named) emit({ type: 'conversation', conversation: this.store.summary(conversationId) });
+    } catch (err) {
+      // The answer is what matters; the provisional title stays (the next answer names the chat).
+      if (!storageErrorOf(err)) console.error('firellava chat: naming the conversation failed:', err);
     }
   }
 

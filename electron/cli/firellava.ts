@@ -5,6 +5,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   fixtures: { summary: 'write the tiny deterministic test models and images', load: () => import('./commands/fixtures') },
   pull: { summary: 'download a model pair (resumable) into --data-dir', load: () => import('./commands/pull') },
   models: { summary: 'list installed model pairs and their status', load: () => import('./commands/models') },
+  describe: { summary: 'write shop copy for a folder of product photos (CSV, JSONL, Markdown)', load: () => import('./commands/describe') },
   convert: { summary: 'turn a Hugging Face LLaVA checkpoint into the GGUF pair', load: () => import('./commands/convert') },
 };
 

@@ -5,12 +5,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'];
 
-export type Parsed<O extends Options> = { values: Values<O>; exitCode?: undefined } | { values?: undefined; exitCode: number };
+export type Parsed<O extends Options> = { values: Values<O>; positionals: string[]; exitCode?: undefined } | { values?: undefined; positionals?: undefined; exitCode: number };
 
-export function parseCommand<O extends Options>(argv: string[], options: O, usage: string): Parsed<O> {
+/** `allowPositionals` for commands that take operands (describe's files); others refuse them. */
+export function parseCommand<O extends Options>(argv: string[], options: O, usage: string, allowPositionals = false): Parsed<O> {
   let values: Values<O>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals }) as { values: Values<O>; positionals: string[] });
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
     return { exitCode: 2 };
@@ -19,5 +21,5 @@ export function parseCommand<O extends Options>(argv: string[], options: O, usag
     console.log(usage);
     return { exitCode: 0 };
   }
-  return { values };
+  return { values, positionals };
 }

@@ -14,6 +14,7 @@ import { expectShape, readLlavaCheckpoint, type LlavaCheckpoint } from './llava-
 import { ChunkBuffers, createEncodePool, encodeTask, type EncodePool } from './encode-pool';
 import { permuteRotaryRows } from './permute';
 import { CheckpointError, TensorReader, openCheckpoint, requireTensor, type CheckpointTensor } from './safetensors';
+import { clipMetadata } from '../gguf/clip-metadata';
 import { llamaMetadata } from '../gguf/llama-metadata';
 
 export { permuteRotaryRows };
@@ -246,27 +247,22 @@ function textMetadata(m: LlavaCheckpoint, quant: Quant): GgufKv[] {
 
 function mmprojMetadata(m: LlavaCheckpoint, mmprojType: 'f16' | 'f32'): GgufKv[] {
   const v = m.vision;
-  return [
-    kv.str('general.architecture', 'clip'),
-    kv.str('general.name', `${m.name} vision projector`),
-    kv.str('general.description', 'image encoder for LLaVA'),
-    kv.u32('general.file_type', FILE_TYPE[mmprojType]),
-    kv.bool('clip.has_text_encoder', false),
-    kv.bool('clip.has_vision_encoder', true),
-    kv.bool('clip.has_llava_projector', true),
-    kv.str('clip.projector_type', 'mlp'),
-    kv.bool('clip.use_gelu', v.useGelu),
-    kv.u32('clip.vision.image_size', v.imageSize),
-    kv.u32('clip.vision.patch_size', v.patchSize),
-    kv.u32('clip.vision.embedding_length', v.hidden),
-    kv.u32('clip.vision.feed_forward_length', v.ff),
-    kv.u32('clip.vision.projection_dim', m.text.hidden),
-    kv.u32('clip.vision.attention.head_count', v.heads),
-    kv.f32('clip.vision.attention.layer_norm_epsilon', v.eps),
-    kv.u32('clip.vision.block_count', mmprojBlocks(v)),
-    kv.f32s('clip.vision.image_mean', v.imageMean),
-    kv.f32s('clip.vision.image_std', v.imageStd),
-  ];
+  return clipMetadata({
+    name: `${m.name} vision projector`,
+    description: 'image encoder for LLaVA',
+    fileType: FILE_TYPE[mmprojType],
+    useGelu: v.useGelu,
+    imageSize: v.imageSize,
+    patchSize: v.patchSize,
+    nEmbd: v.hidden,
+    nFf: v.ff,
+    projectionDim: m.text.hidden,
+    nHead: v.heads,
+    eps: v.eps,
+    nLayer: mmprojBlocks(v),
+    imageMean: v.imageMean,
+    imageStd: v.imageStd,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // "Get FireLLaVA": the official checkpoint from Hugging Face → GGUF pair → verified → installed.
-// One pipeline for the app (electron/backend/conversion-handlers.ts) and `firellava convert --hf`:
+// One pipeline for the app (get-firellava-job.ts) and `firellava convert --hf`:
 // disk check up front, download (resumable), the same conversion job as `convert --from`, the
 // model validator, then the model registry. Nothing looks finished before it is: downloads are
 // .part files until verified, conversion outputs .partial until complete, and the registry entry

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD } from '../gguf/clip-metadata';
 import { CheckpointError, requireTensor, type Checkpoint, type CheckpointTensor } from './safetensors';
 import { PieceType, ProtobufError, parseSentencePieceModel } from './sentencepiece';
 
@@ -258,8 +259,8 @@ export async function readLlavaCheckpoint(dir: string, checkpoint: Checkpoint): 
     patchSize: num(vc, 'patch_size', d.patch),
     eps: num(vc, 'layer_norm_eps', 1e-5),
     useGelu: hiddenAct === 'gelu',
-    imageMean: triple(pre.image_mean, [0.48145466, 0.4578275, 0.40821073], 'image_mean'),
-    imageStd: triple(pre.image_std, [0.26862954, 0.26130258, 0.27577711], 'image_std'),
+    imageMean: triple(pre.image_mean, [...CLIP_IMAGE_MEAN], 'image_mean'),
+    imageStd: triple(pre.image_std, [...CLIP_IMAGE_STD], 'image_std'),
   };
   const crop = pre.crop_size;
   const cropSize = typeof crop === 'number' ? crop : (crop as { height?: unknown } | undefined)?.height;

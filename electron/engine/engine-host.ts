@@ -220,7 +220,7 @@ export class LocalEngine implements Engine {
     this.setStatus({
       state: 'loading',
       message: `Loading ${info.model.name}…`,
-      model: { name: info.model.name, path: pair.model, mmprojPath: pair.mmproj, vision: pair.mmproj !== null },
+      model: { name: info.model.name, path: pair.model, mmprojPath: pair.mmproj, vision: pair.mmproj !== null, quantization: info.model.quantization },
       error: null,
       fallbackReason: null,
       progress: 0,

@@ -3,12 +3,13 @@
 // (no keys); keys live in the SecretStore as 'remote.<id>', or in memory where there is no keychain
 // (headless serve), for the life of the process.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SecretStore } from '../secrets/secret-store';
 import type { AnsweredBy, EngineEntry, EngineList, EngineTestResult } from '../shared/contracts/engines';
 import { AppErrorException, type AppError } from '../shared/errors';
+import { writePrivateFileSync } from '../store/private-files';
 import type { Engine } from './engine';
 import { RemoteEngine, type RemoteEngineOptions } from './remote-engine';
 
@@ -154,6 +155,12 @@ export class EngineRegistry {
     return { ok: true, message: `Connected: ${key ? 'the key was accepted and ' : ''}${served}.${missing}${plain}`, models };
   }
 
+  /** Whether resolve(engineId) answers with the local engine (same fallback), without reading any key. */
+  isLocal(engineId: string | null): boolean {
+    const id = engineId ?? this.state.defaultEngineId;
+    return (this.has(id) ? id : this.has(this.state.defaultEngineId) ? this.state.defaultEngineId : LOCAL_ENGINE_ID) === LOCAL_ENGINE_ID;
+  }
+
   /** The engine for a conversation's choice (null: the default); a removed remote falls back to the default. */
   async resolve(engineId: string | null): Promise<ResolvedEngine> {
     let notice: string | null = null;
@@ -255,13 +262,9 @@ export class EngineRegistry {
   /** Atomic: a crash leaves the old file or the new one, never half of one. */
   private save(next: EnginesFile): void {
     if (this.file) {
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      const temp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
       try {
-        writeFileSync(temp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-        renameSync(temp, this.file);
+        writePrivateFileSync(this.file, `${JSON.stringify(next, null, 2)}\n`);
       } catch (err) {
-        rmSync(temp, { force: true });
         throw new AppErrorException({ code: 'INTERNAL', message: `Cannot save the engine settings: ${(err as Error).message}` });
       }
     }

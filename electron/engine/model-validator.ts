@@ -15,6 +15,7 @@ import {
   type GgufFile,
   type GgufTensorInfo,
 } from '../gguf/gguf-reader';
+import { fileTypeName } from '../gguf/ggml-types';
 
 export type ModelRole = 'model' | 'mmproj';
 
@@ -23,6 +24,8 @@ export interface TextModelInfo {
   /** general.name, or the file name without .gguf. */
   name: string;
   architecture: 'llama';
+  /** general.file_type by name ("Q4_K_M", "F16"); null when the file does not say. */
+  quantization: string | null;
   nEmbd: number;
   nLayer: number;
   nHead: number;
@@ -182,6 +185,7 @@ function describeModel(file: GgufFile): TextModelInfo {
     path,
     name: metaString(file, 'general.name') || base.replace(/\.gguf$/i, ''),
     architecture: 'llama',
+    quantization: fileTypeName(metaNumber(file, 'general.file_type')),
     nEmbd,
     nLayer,
     nHead,

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AppError, ErrorCode, Result } from '../shared/errors';
+import { readSse } from '../shared/sse-reader';
 import type { EngineStatus, FinishReason, GenerateEvent } from '../shared/types';
 import type { Engine, GenerateRequest, ModelPair, ResponseFormat } from './engine';
 import { formatFireLlavaPrompt, OMITTED_IMAGE_TEXT } from './prompt-format';
@@ -44,26 +45,6 @@ function openAiFormat(format: ResponseFormat): Record<string, unknown> {
   return format.type === 'json_schema' ? { type: 'json_schema', json_schema: { name: 'output', strict: true, schema: format.schema } } : { type: 'json_object' };
 }
 
-/** Yields each `data:` payload of a Server-Sent Events body. */
-async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let cut: number;
-    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
-      const data = block
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''))
-        .join('\n');
-      if (data) yield data;
-    }
-  }
-}
-
 /** fetch's own messages ("fetch failed") say nothing: name the cause a person can act on. */
 function describeFetchError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
@@ -89,7 +70,7 @@ export class RemoteEngine implements Engine {
     this.current = {
       state: 'ready',
       message: `Remote: ${options.model} at ${this.host()}`,
-      model: { name: options.model, path: this.baseUrl, mmprojPath: null, vision: true },
+      model: { name: options.model, path: this.baseUrl, mmprojPath: null, vision: true, quantization: null },
       device: { backend: 'remote', name: this.host(), memoryBytes: null },
       gpuLayers: null,
       fallbackReason: null,
@@ -197,7 +178,7 @@ export class RemoteEngine implements Engine {
         clearTimeout(timer);
       }
       if (!response.ok || !response.body) return { type: 'error', error: await this.httpError(response) };
-      for await (const data of sseData(response.body)) {
+      for await (const { data } of readSse(response.body)) {
         if (data === '[DONE]') break;
         const chunk = JSON.parse(data) as {
           error?: { message?: string };

@@ -191,6 +191,19 @@ export function ggufScalarSize(id: number): number | undefined {
   }
 }
 
+/** Names of llama_ftype values (llama.h; gaps are types llama.cpp removed), as users see them on model files. */
+const FILE_TYPE_NAMES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',
+  13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS',
+  21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_M', 28: 'IQ2_S',
+  29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0',
+};
+
+/** "Q4_K_M" for general.file_type 15; null when the file does not say or the value is unknown. */
+export function fileTypeName(fileType: number | undefined): string | null {
+  return fileType === undefined ? null : (FILE_TYPE_NAMES[fileType] ?? null);
+}
+
 /** llama_ftype values written as general.file_type (llama.h). */
 export const LlamaFileType = {
   ALL_F32: 0,

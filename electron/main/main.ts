@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
 import { createBackend } from '../backend/backend';
+import type { FileDialogs } from '../backend/catalog-handlers';
+import { installFaultPolicy } from '../backend/fault-policy';
+import { IMAGE_EXTENSIONS } from '../catalog/catalog-files';
 import { createFileSecretStore } from '../secrets/secret-store';
 import { createLocalEngine } from '../engine/engine-host';
 import { registerIpcHandlers } from '../transport/ipc-main';
@@ -21,12 +24,22 @@ import { readWindowState, restoreWindowState, trackWindowState, writeWindowState
 import { checkForUpdatesInBackground } from './auto-update';
 
 const DIST = path.resolve(__dirname, '..');
+const QUIT_GRACE_MS = 10_000;
 
 // Every renderer sandboxed, whatever a future window's options say.
 app.enableSandbox();
 protocol.registerSchemesAsPrivileged(PRIVILEGED_SCHEMES.map((s) => ({ scheme: s.scheme, privileges: { ...s.privileges } })));
 
 let mainWindow: BrowserWindow | null = null;
+
+// Same policy as `firellava serve`: recoverable errors are logged, a bug says so and quits.
+installFaultPolicy({
+  name: 'FireLLaVA main process',
+  exit: (code, err) => {
+    dialog.showErrorBox('FireLLaVA hit an internal error and will close', `${err instanceof Error ? err.message : String(err)}\n\nAnswers being written are kept up to the last save.`);
+    app.exit(code);
+  },
+});
 
 function flag(name: string): string | null {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,7 +69,24 @@ async function start(): Promise<void> {
       else await secrets.set('hf.token', token);
     },
   };
-  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, app: { name: app.getName(), version: app.getVersion() } });
+  // Catalog jobs read only the files picked here and write only the file chosen here.
+  const dialogs: FileDialogs = {
+    openImages: async (kind) => {
+      const options: Electron.OpenDialogOptions =
+        kind === 'folder'
+          ? { title: 'Folder of product photos', properties: ['openDirectory'] }
+          : { title: 'Product photos', properties: ['openFile', 'multiSelections'], filters: [{ name: 'Images', extensions: IMAGE_EXTENSIONS.map((e) => e.slice(1)) }] };
+      const r = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+      return r.canceled ? null : r.filePaths;
+    },
+    saveFile: async (defaultName) => {
+      const options: Electron.SaveDialogOptions = { title: 'Export catalog', defaultPath: path.join(app.getPath('documents'), defaultName) };
+      const r = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+      return r.canceled || !r.filePath ? null : r.filePath;
+    },
+  };
+  const backend = createBackend({ dataDir, engine, hfTokenStore, secrets, dialogs, app: { name: app.getName(), version: app.getVersion() } });
+  for (const notice of backend.startupNotices) console.error(`firellava: ${notice}`);
   registerIpcHandlers(ipcMain, backend.dispatcher, { isAllowedSender: isAppUrl });
 
   const handler = createAppProtocolHandler({
@@ -95,7 +125,10 @@ async function start(): Promise<void> {
   );
   mainWindow = win;
   if (state.maximized) win.maximize();
-  trackWindowState(win, (s) => void writeWindowState(stateFile, s).catch((err: unknown) => console.error('window state not saved:', err)));
+  let stateSaved: Promise<void> = Promise.resolve();
+  trackWindowState(win, (s) => {
+    stateSaved = writeWindowState(stateFile, s).catch((err: unknown) => console.error('window state not saved:', err));
+  });
   win.once('ready-to-show', () => win.show());
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = null;
@@ -135,9 +168,19 @@ async function start(): Promise<void> {
   const mmproj = flag('mmproj') ?? process.env.FIRELLAVA_MMPROJ ?? null;
   if (model) void engine.load({ model, mmproj });
 
-  app.on('before-quit', () => {
-    void engine.dispose();
-    void backend.close();
+  app.on('before-quit', () => void engine.dispose());
+  // Electron exits right after will-quit without waiting for promises: hold the quit until the
+  // backend closed (final answer saves, a running conversion, the database) and the state is
+  // written, but never so long that the app seems unable to quit.
+  let closed = false;
+  app.on('will-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    const grace = new Promise((resolve) => setTimeout(resolve, QUIT_GRACE_MS).unref());
+    void Promise.race([Promise.allSettled([backend.close(), stateSaved]), grace]).then(() => {
+      closed = true;
+      app.quit();
+    });
   });
 }
 

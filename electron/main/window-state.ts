@@ -2,7 +2,7 @@
 // is checked against the displays present now, so a window never reopens off-screen after a
 // monitor was unplugged.
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import { writePrivateFile } from '../store/private-files';
 
 export interface Rect {
   x: number;
@@ -78,10 +78,7 @@ export async function readWindowState(file: string): Promise<unknown> {
 
 /** Atomic: a crash mid-write leaves the previous file, never half of one. */
 export async function writeWindowState(file: string, state: WindowState): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, `${JSON.stringify(state)}\n`);
-  await fs.rename(temp, file);
+  await writePrivateFile(file, `${JSON.stringify(state)}\n`);
 }
 
 export interface TrackedWindowLike {

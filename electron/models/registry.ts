@@ -3,9 +3,10 @@
 // JSON file. Updates are serialised within the process and, through a lock file, across processes
 // (`firellava pull` while the app runs), so neither loses the other's change.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelFileRole } from '../shared/contracts/models';
+import { writePrivateFile } from '../store/private-files';
 
 export interface RegistryFile {
   role: ModelFileRole;
@@ -150,14 +151,7 @@ export class ModelRegistry {
         // Read under the lock: another process may have changed the file since our last read.
         const data = await this.read();
         const result = await fn(data);
-        const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
-        try {
-          await writeFile(tmp, JSON.stringify(data, null, 2));
-          await rename(tmp, this.file);
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        }
+        await writePrivateFile(this.file, JSON.stringify(data, null, 2));
         return result;
       } finally {
         await release();

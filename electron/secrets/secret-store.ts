@@ -1,10 +1,9 @@
 // Secrets (Hugging Face token, API keys, remote engine keys) encrypted with the OS keychain through
 // Electron's safeStorage, which is injected: this domain never imports electron, and tests pass a
 // fake. One JSON file holds the ciphertexts; it is written atomically with owner-only permissions.
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { AppErrorException } from '../shared/errors';
+import { writePrivateFile } from '../store/private-files';
 
 /** The part of Electron's safeStorage this store uses. */
 export interface SafeStorageLike {
@@ -75,15 +74,7 @@ export function createFileSecretStore(file: string, safeStorage: SafeStorageLike
   }
 
   async function write(data: SecretsFile): Promise<void> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await fs.writeFile(temp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-      await fs.rename(temp, file);
-    } catch (err) {
-      await fs.rm(temp, { force: true });
-      throw err;
-    }
+    await writePrivateFile(file, `${JSON.stringify(data, null, 2)}\n`);
   }
 
   return {

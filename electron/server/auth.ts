@@ -51,6 +51,11 @@ export function hostnameOf(hostHeader: string | undefined): string | null {
   return (m[1] ?? m[2] ?? '').toLowerCase();
 }
 
+/** The Host names both edges (/rpc and /v1) accept: loopback plus the configured ones. */
+export function allowedHostSet(extra: readonly string[] = []): ReadonlySet<string> {
+  return new Set([...LOOPBACK_HOSTS, ...extra.map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+}
+
 export function isAllowedHost(hostHeader: string | undefined, allowed: ReadonlySet<string>): boolean {
   const name = hostnameOf(hostHeader);
   return name !== null && allowed.has(name);

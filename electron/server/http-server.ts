@@ -5,12 +5,13 @@ import { type IncomingMessage, type Server, type ServerResponse } from 'node:htt
 import type { Dispatcher, RequestContext } from '../shared/dispatcher';
 import { httpStatusOf as statusOf, type ErrorCode, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
-import { hostnameOf, isAllowedHost, keysEqual, LOOPBACK_HOSTS, presentedKey, sessionCookie } from './auth';
+import { allowedHostSet, isAllowedHost, keysEqual, presentedKey, sessionCookie } from './auth';
 import { BodyTooLarge, createEdgeServer, listen, readBody, type ServerLimits } from './http-io';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files';
 
-/** Images are capped at 50 MB; base64 adds a third, plus JSON framing. */
-export const DEFAULT_MAX_BODY_BYTES = 70 * 1024 * 1024;
+import { MAX_IMAGE_BYTES, megabytes, RPC_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES } from '../shared/limits';
+
+export { DEFAULT_MAX_BODY_BYTES };
 
 
 
@@ -44,7 +45,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   const { dispatcher, apiKey, staticDir } = options;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const allowed = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostnameOf(h) ?? h.toLowerCase())]);
+  const allowed = allowedHostSet(options.allowedHosts);
   const ctx: RequestContext = { transport: 'http' };
 
   const sendJson = (res: ServerResponse, status: number, body: Result<unknown>, extra: Record<string, string> = {}): void => {
@@ -64,7 +65,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       res,
       413,
       'IMAGE_TOO_LARGE',
-      `The request is larger than the ${Math.round(maxBody / 1024 / 1024)} MB limit (images may be up to 50 MB).`,
+      `The request is larger than the ${megabytes(maxBody)} limit (images may be up to ${megabytes(MAX_IMAGE_BYTES)}).`,
       { Connection: 'close' },
     );
     // Let a modest upload finish so the client reads the 413 instead of a reset; cut off a huge one.
@@ -75,6 +76,9 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     });
     req.resume();
   };
+
+  const retryHeaders = (result: Result<unknown>): Record<string, string> =>
+    !result.ok && result.error.retryAfterSeconds !== undefined ? { 'Retry-After': String(result.error.retryAfterSeconds) } : {};
 
   const handleRpc = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
     if (req.method !== 'POST') return sendError(res, 405, 'INVALID_INPUT', 'Use POST for /rpc', { Allow: 'POST' });
@@ -95,7 +99,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
 
     if (kind === 'call') {
       const result = await dispatcher.call(name, input, ctx);
-      return sendJson(res, result.ok ? 200 : statusOf(result.error), result);
+      return sendJson(res, result.ok ? 200 : statusOf(result.error), result, retryHeaders(result));
     }
 
     const controller = new AbortController();
@@ -105,23 +109,32 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
       if (!res.writableFinished) controller.abort();
       clearInterval(heartbeat);
     });
+    // The SSE head goes out with the first event: a handler that refuses before emitting anything
+    // (bad input, a full queue) answers with its own status, like a call.
+    const open = (): void => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+      res.flushHeaders();
+    };
     const result = await dispatcher.stream(name, input, {
       signal: controller.signal,
       ctx,
       onAccepted: () => {
-        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
-        res.flushHeaders();
-        heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+        heartbeat = setInterval(() => {
+          open();
+          res.write(': keep-alive\n\n');
+        }, heartbeatMs);
         heartbeat.unref();
       },
       emit: (event) => {
+        open();
         res.write(`event: event\ndata: ${encodeWire(event)}\n\n`);
       },
     });
     clearInterval(heartbeat);
     if (res.destroyed || res.writableEnded) return;
-    // Refused before the handler ran (bad input): a plain JSON answer, like a call.
-    if (!res.headersSent) return sendJson(res, result.ok ? 200 : statusOf(result.error), result);
+    if (!result.ok && !res.headersSent) return sendJson(res, statusOf(result.error), result, retryHeaders(result));
+    open();
     res.end(`event: end\ndata: ${encodeWire(result)}\n\n`);
   };
 

@@ -8,6 +8,7 @@ import { modelsContract } from './contracts/models';
 import { apiServerContract } from './contracts/api-server';
 import { enginesContract } from './contracts/engines';
 import { conversionContract } from './contracts/conversion';
+import { catalogContract } from './contracts/catalog';
 
 export const contract = {
   ...coreContract,
@@ -17,6 +18,7 @@ export const contract = {
   ...apiServerContract,
   ...enginesContract,
   ...conversionContract,
+  ...catalogContract,
 } as const;
 
 export type Contract = typeof contract;

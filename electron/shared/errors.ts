@@ -29,6 +29,8 @@ export interface AppError {
   message: string;
   /** Extra facts for logs and support (file path, signal, ...); never shown as the main message. */
   detail?: string;
+  /** When to try again (ENGINE_BUSY); HTTP sends it as Retry-After. */
+  retryAfterSeconds?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
@@ -72,14 +74,20 @@ export function isAppError(value: unknown): value is AppError {
   );
 }
 
-/** HTTP status of each code on /rpc; the one table (anything unlisted is 422). */
+/** HTTP status of each code on /rpc and (through api-errors.ts) /v1; the one table (anything unlisted is 422). */
 export const HTTP_STATUS_OF: Partial<Record<ErrorCode, number>> = {
   INVALID_INPUT: 400,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   IMAGE_TOO_LARGE: 413,
+  ENGINE_BUSY: 429,
   INTERNAL: 500,
   ENGINE_CRASHED: 500,
+  GENERATION_FAILED: 500,
+  // Until a model is (re)loaded: the client may try again.
+  NO_MODEL: 503,
+  MODEL_INVALID: 503,
+  MODEL_LOAD_FAILED: 503,
   STORAGE_FAILED: 500,
   STORAGE_BUSY: 503,
   STORAGE_FULL: 507,

@@ -6,6 +6,8 @@ export interface AppInfo {
   version: string;
   /** 'electron' in the desktop app, 'http' in the headless server. */
   transport: 'electron' | 'http';
+  /** Things the user must know since the start (a damaged chat history set aside); shown until dismissed. */
+  notices: string[];
 }
 
 export type EngineState = 'no-model' | 'loading' | 'ready' | 'error';
@@ -21,7 +23,8 @@ export interface EngineStatus {
   state: EngineState;
   /** Human sentence for the status bar: "Ready on NVIDIA H100 (CUDA)", "CPU fallback: ...". */
   message: string;
-  model: { name: string; path: string; mmprojPath: string | null; vision: boolean } | null;
+  /** quantization: the weights' type by name ("Q4_K_M"), null when unknown (or remote). */
+  model: { name: string; path: string; mmprojPath: string | null; vision: boolean; quantization: string | null } | null;
   device: EngineDeviceInfo | null;
   gpuLayers: { offloaded: number; total: number } | null;
   /** Set when a GPU load failed and the engine fell back to the CPU. */

@@ -17,6 +17,8 @@ import type {
 } from '../shared/contracts/conversations';
 import { AppErrorException } from '../shared/errors';
 import { BUSY_TIMEOUT_MS, openDatabase, type OpenOptions } from './open-database';
+import type { Recovery } from './recover-database';
+import { snippetsFor } from './search-snippets';
 
 export interface NewMessage {
   conversationId: string;
@@ -39,6 +41,8 @@ interface ConversationRow {
   params: string;
   active_leaf_id: number | null;
   engine_id: string | null;
+  title_auto: number;
+  image_id: string | null;
 }
 
 interface MessageRow {
@@ -64,6 +68,7 @@ const summary = (r: ConversationRow): ConversationSummary => ({
   updatedAt: r.updated_at,
   deletedAt: r.deleted_at,
   engineId: r.engine_id,
+  imageId: r.image_id,
 });
 
 /** Turns what a person types into an FTS5 query: every word must appear, the last one as a prefix. */
@@ -76,17 +81,20 @@ export function toFtsQuery(input: string): string | null {
 export class HistoryStore {
   readonly db: Database.Database;
   readonly backupPath: string | null;
+  /** Set when the file on disk was damaged and this history was rebuilt from what was readable. */
+  readonly recovery: Recovery | null;
   /** Clock injection keeps ordering tests exact. */
   now: () => number = Date.now;
 
   static open(file: string, options?: OpenOptions): HistoryStore {
-    const { db, backupPath } = openDatabase(file, options);
-    return new HistoryStore(db, backupPath);
+    const { db, backupPath, recovery } = openDatabase(file, options);
+    return new HistoryStore(db, backupPath, recovery);
   }
 
-  private constructor(db: Database.Database, backupPath: string | null) {
+  private constructor(db: Database.Database, backupPath: string | null, recovery: Recovery | null) {
     this.db = db;
     this.backupPath = backupPath;
+    this.recovery = recovery;
   }
 
   close(): void {
@@ -95,9 +103,11 @@ export class HistoryStore {
 
   // --- conversations ------------------------------------------------------------------------
 
+  /** Without a title the conversation is named by its first answer (see autoTitle). */
   createConversation(title = '', id: string = randomUUID()): ConversationSummary {
     const t = this.now();
-    this.db.prepare('INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, title.trim().slice(0, 200), t, t);
+    const clean = title.trim().slice(0, 200);
+    this.db.prepare('INSERT INTO conversations (id, title, title_auto, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(id, clean, clean ? 0 : 1, t, t);
     return this.summary(id);
   }
 
@@ -121,8 +131,23 @@ export class HistoryStore {
   rename(id: string, title: string): ConversationSummary {
     const clean = title.trim().slice(0, 200);
     if (!clean) throw new AppErrorException({ code: 'INVALID_INPUT', message: 'A title cannot be empty' });
-    if (this.db.prepare('UPDATE conversations SET title = ? WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
+    // A name the user gave is never replaced by a generated one.
+    if (this.db.prepare('UPDATE conversations SET title = ?, title_auto = 0 WHERE id = ?').run(clean, id).changes === 0) throw notFound('This conversation');
     return this.summary(id);
+  }
+
+  /**
+   * Sets a generated title unless the user named the conversation. `final`: this one stays (the
+   * first answer's); else it is provisional (the question) until an answer names the chat.
+   * Returns whether the title changed.
+   */
+  autoTitle(id: string, title: string, final: boolean): boolean {
+    const clean = title.trim().slice(0, 200);
+    if (!clean) return false;
+    // Reading first: a named chat never waits for another program's write lock.
+    const row = this.db.prepare('SELECT title_auto FROM conversations WHERE id = ?').get(id) as { title_auto: number } | undefined;
+    if (row?.title_auto !== 1) return false;
+    return this.db.prepare('UPDATE conversations SET title = ?, title_auto = ? WHERE id = ? AND title_auto = 1').run(clean, final ? 0 : 1, id).changes > 0;
   }
 
   settings(id: string): ConversationSettings {
@@ -194,7 +219,10 @@ export class HistoryStore {
         addAtt.run(a.id, a.mimeType, a.byteLength, a.width, a.height);
         link.run(id, i, a.id, a.name ?? '');
       });
-      this.db.prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ? WHERE id = ?').run(id, t, m.conversationId);
+      // The first image a conversation gets is its thumbnail in the list.
+      this.db
+        .prepare('UPDATE conversations SET active_leaf_id = ?, updated_at = ?, image_id = coalesce(image_id, ?) WHERE id = ?')
+        .run(id, t, m.attachments?.[0]?.id ?? null, m.conversationId);
       return this.message(id);
     })();
   }
@@ -358,15 +386,15 @@ export class HistoryStore {
     if (!fts) return [];
     const rows = this.db
       .prepare(
-        // Newest first: FTS5 walks its index by rowid and stops early, where ranking by relevance
-        // would score every match (hundreds of ms for a common word in 200,000 messages).
-        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, hits.snippet
-         FROM (SELECT rowid, snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet FROM messages_fts
-               WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hits
-         JOIN messages m ON m.id = hits.rowid JOIN conversations c ON c.id = m.conversation_id
-         WHERE c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?`,
+        // Newest first: FTS5 walks its index by rowid and stops at the limit, where ranking by
+        // relevance would score every match. Trashed chats are skipped inside that walk, so a full
+        // trash neither hides results nor costs time; snippets are made afterwards, for this page only.
+        `SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, m.text
+         FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid CROSS JOIN conversations c ON c.id = m.conversation_id
+         WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY f.rowid DESC LIMIT ?`,
       )
-      .all(fts, limit * 4, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; snippet: string }[];
-    return rows.map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, role: r.role, snippet: r.snippet, createdAt: r.created_at }));
+      .all(fts, limit) as { id: number; role: 'user' | 'assistant'; created_at: number; conversation_id: string; title: string; text: string }[];
+    const snippets = snippetsFor(this.db, query, rows);
+    return rows.map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, role: r.role, snippet: snippets.get(r.id) ?? '', createdAt: r.created_at }));
   }
 }

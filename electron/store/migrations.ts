@@ -153,6 +153,50 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    description: 'whether a conversation title is provisional (the first answer names the chat); its first image, for the list',
+    up(db) {
+      // Titles written before this version stay as they are, except empty ones. The first image
+      // is kept on the row: looking it up per conversation made listing 10,000 chats 5x slower.
+      db.exec(`
+        ALTER TABLE conversations ADD COLUMN title_auto INTEGER NOT NULL DEFAULT 0;
+        UPDATE conversations SET title_auto = 1 WHERE title = '';
+        ALTER TABLE conversations ADD COLUMN image_id TEXT;
+        UPDATE conversations SET image_id = (
+          SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id
+          WHERE m.conversation_id = conversations.id ORDER BY m.id, ma.position LIMIT 1
+        );
+      `);
+    },
+  },
+  {
+    version: 8,
+    description: 'a streaming answer is indexed for search once, when it ends, instead of at every flush',
+    up(db) {
+      // Re-indexing the whole partial text every 250 ms cost 14x the write itself on a 200k-message
+      // history (docs/BENCHMARKS.md). A streaming row is out of the index; leaving "streaming"
+      // (finished, stopped, interrupted at the next start) puts it in. Never 'rebuild' the index:
+      // that would add streaming rows back.
+      db.exec(`
+        DROP TRIGGER messages_fts_insert;
+        DROP TRIGGER messages_fts_delete;
+        DROP TRIGGER messages_fts_update;
+        INSERT INTO messages_fts(messages_fts, rowid, text) SELECT 'delete', id, text FROM messages WHERE status = 'streaming';
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status != 'streaming' BEGIN
+          INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status != 'streaming' BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
+        WHEN old.text IS NOT new.text OR (old.status = 'streaming') != (new.status = 'streaming') BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, text) SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+          INSERT INTO messages_fts(rowid, text) SELECT new.id, new.text WHERE new.status != 'streaming';
+        END;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,7 @@ import type { Contract } from '../shared/contract';
 import { CANCELLED_ERROR } from '../shared/dispatcher';
 import { fail, isAppError, type Result } from '../shared/errors';
 import { decodeWire, encodeWire } from '../shared/wire';
+import { readSse } from '../shared/sse-reader';
 
 export interface HttpClientOptions {
   /** Server origin; '' (default) means the page's own origin. */
@@ -25,38 +26,6 @@ function asResult(value: unknown): Result<unknown> | null {
 
 const unreachable = (err: unknown): Result<never> =>
   fail('INTERNAL', 'Cannot reach the FireLLaVA server', err instanceof Error ? err.message : String(err));
-
-/** Yields [event, data] for each complete SSE message in the stream. */
-async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<[string, string]> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let sep: RegExpExecArray | null;
-      while ((sep = /\r?\n\r?\n/.exec(buffer))) {
-        const block = buffer.slice(0, sep.index);
-        buffer = buffer.slice(sep.index + sep[0].length);
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of block.split(/\r?\n/)) {
-          if (line.startsWith(':')) continue;
-          const colon = line.indexOf(':');
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-          if (field === 'event') event = val;
-          else if (field === 'data') data.push(val);
-        }
-        if (data.length > 0) yield [event, data.join('\n')];
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
 
 export function createHttpClient<C extends ContractShape = Contract>(options: HttpClientOptions = {}): ContractClient<C> {
   const base = (options.baseUrl ?? '').replace(/\/+$/, '');
@@ -115,7 +84,7 @@ export function createHttpClient<C extends ContractShape = Contract>(options: Ht
             const result = await readResult(response);
             return finish(result.ok ? fail('INTERNAL', 'The server did not open a stream') : result);
           }
-          for await (const [event, data] of readSse(response.body)) {
+          for await (const { event, data } of readSse(response.body)) {
             if (settled) return;
             if (event === 'event') {
               onEvent(decodeWire(data) as Parameters<typeof onEvent>[0]);

@@ -60,7 +60,6 @@ describe('local API server (desktop settings)', () => {
     const handlers = createApiServerHandlers({
       engine,
       attachments: createAttachmentStore(dataDir),
-      app: { name: 'FireLLaVA', version: '0.0.0-test' },
       dataDir,
       ...(secrets ? { secrets } : {}),
       onClose: (c) => closers.push(c),

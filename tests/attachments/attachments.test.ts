@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { createAttachmentStore, resolveAttachmentFile } from '../../electron/attachments/attachment-store';
-import { inspectImage, MAX_ATTACHMENT_BYTES, MAX_STORED_EDGE } from '../../electron/attachments/image-inspect';
+import { inspectImage, MAX_STORED_EDGE } from '../../electron/attachments/image-inspect';
+import { MAX_IMAGE_BYTES } from '../../electron/shared/limits';
 import { AppErrorException, type AppError } from '../../electron/shared/errors';
 import { makeBmp, makeGif, makeJpeg, makePng, makePngHeaderOnly, makeWebp } from '../helpers/test-images';
 
@@ -72,7 +73,7 @@ describe('inspectImage', () => {
   it('refuses more than 100 megapixels and more than 50 MB', () => {
     expect(errorOf(() => inspectImage(makePngHeaderOnly(20_000, 10_000))).code).toBe('IMAGE_TOO_LARGE');
     expect(inspectImage(makePngHeaderOnly(10_000, 10_000)).width).toBe(10_000);
-    const huge = new Uint8Array(MAX_ATTACHMENT_BYTES + 1);
+    const huge = new Uint8Array(MAX_IMAGE_BYTES + 1);
     huge.set(makePng());
     expect(errorOf(() => inspectImage(huge)).code).toBe('IMAGE_TOO_LARGE');
   });

@@ -19,8 +19,8 @@ it('runs every bench section once and prints each table', { timeout: 300_000 }, 
       timeout: 280_000,
     });
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    const tables = run.stdout.split('\n').filter((l) => /^(FireLLaVA bench|Slots:|Store:|Renderer:|OpenAI-compatible API|Download from)/.test(l));
-    expect(tables.map((l) => l.split(/[ ,:]/)[0])).toEqual(['FireLLaVA', 'Slots', 'Store', 'Renderer', 'OpenAI-compatible', 'Download']);
+    const tables = run.stdout.split('\n').filter((l) => /^(FireLLaVA bench|Slots:|Store:|Renderer:|OpenAI-compatible API|Catalog:|Download from)/.test(l));
+    expect(tables.map((l) => l.split(/[ ,:]/)[0])).toEqual(['FireLLaVA', 'Slots', 'Store', 'Renderer', 'OpenAI-compatible', 'Catalog', 'Download']);
     expect(run.stdout).not.toMatch(/skipped: no Chromium/);
   } finally {
     await rm(cache, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import type { ChatEvent } from '../../electron/shared/contracts/conversations';
 import { toAppError } from '../../electron/shared/errors';
 import { HistoryStore } from '../../electron/store/history-store';
 import { startEngine } from '../helpers/engine';
+import { fillMessagesPage } from '../helpers/fill-database';
 import { getFixtures } from '../helpers/fixtures';
 
 let engine: LocalEngine;
@@ -104,8 +105,7 @@ describe('saving a streaming answer when the database refuses writes', () => {
     expect(store.search(fin.message.text.split(/\s+/).find((w) => /^\p{L}{3,}$/u.test(w)) ?? 'x').some((h) => h.messageId === assistantId)).toBe(true);
   });
 
-  // TODO: the partial answer still fits in free pages; needs a fuller database to hit the page limit.
-  it.skip('disk full (SQLITE_FULL) mid-answer: kept, told "disk full", saved after space is freed', async () => {
+  it('disk full (SQLITE_FULL) mid-answer: kept, told "disk full", saved after space is freed', async () => {
     const chat = fresh();
     const conversationId = longAnswer(chat);
     const events: ChatEvent[] = [];
@@ -116,7 +116,9 @@ describe('saving a streaming answer when the database refuses writes', () => {
         events.push(e);
         if (e.type === 'message' && e.message.role === 'assistant') {
           assistantId = e.message.id;
-          // A real SQLITE_FULL: the database may not grow by a single page from here on.
+          // A real SQLITE_FULL: fill the one page that holds the messages but for 80 bytes (the
+          // answer must then grow the file), and let the database not grow by a single page.
+          fillMessagesPage(store.db, 80);
           store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
         }
       },

@@ -13,7 +13,7 @@ import { HistoryStore } from '../../electron/store/history-store';
 import { startEngine } from '../helpers/engine';
 import { FakeEngine } from '../helpers/fake-engine';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { getSlowPair } from '../e2e/serve-helpers';
+import { getSlowPair } from '../helpers/serve';
 
 let fx: Fixtures;
 let engine: LocalEngine;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,7 @@ describe('conversation export and import', () => {
     expect(shape(imported.id)).toEqual(original);
     const image = store.getConversation(imported.id).messages[0]!.attachments[0]!;
     expect(await attachments.pathOf(image.id)).toContain(image.id);
+    expect(store.listConversations()[0]!.imageId).toBe(image.id); // the list's thumbnail
     expect(store.allMessages(imported.id)).toHaveLength(3);
   });
 
@@ -69,7 +70,7 @@ describe('conversation export and import', () => {
     writeFileSync(zip, file.data);
     const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n');
     expect(listing[0]).toBe('Mug-photos.md');
-    expect(listing[1]).toMatch(/^images\/[a-f0-9]{16}\.png$/);
+    expect(listing[1]).toBe('images/Mug-photos-1.png'); // named after the chat and the question, not a hash
     const md = execFileSync('unzip', ['-p', zip, 'Mug-photos.md'], { encoding: 'utf8' });
     expect(md).toContain('# Mug photos');
     expect(md).toContain(`![mug.png](${listing[1]})`);
@@ -89,11 +90,33 @@ describe('conversation export and import', () => {
       [{ ...good, images: {} }, /image .* is missing/],
       [{ ...good, messages: good.messages.map((m: { parentKey: number | null }) => ({ ...m, parentKey: 999 })) }, /not in the file/],
       [{ ...good, images: { [Object.keys(good.images)[0]!]: { mimeType: 'image/png', data: 'AAAA' } } }, /not a supported image/],
+      // The same bounds as the settings call: a seed no engine takes is refused, not stored.
+      [{ ...good, conversation: { ...good.conversation, params: { seed: 2 ** 40 } } }, /seed/],
     ];
     for (const [doc, reason] of bad) {
       const bytes = Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc));
       await expect(importConversation(store, attachments, bytes)).rejects.toThrow(reason);
     }
     expect(store.listConversations()).toHaveLength(before);
+  });
+
+  it('a refused import takes the images it stored with it, and keeps the ones other chats use', async () => {
+    fresh();
+    const id = await sample();
+    const good = JSON.parse(Buffer.from((await exportConversation(store, attachments, id, 'json')).data).toString('utf8'));
+    const kept = Object.keys(good.images)[0]!;
+    const fresh2 = makePng(30, 30, 77).toString('base64');
+    const doc = {
+      ...good,
+      // One image already stored (used by the chat above), one new, then one that is not an image.
+      images: { ...good.images, ['b'.repeat(64)]: { mimeType: 'image/png', data: fresh2 }, ['c'.repeat(64)]: { mimeType: 'image/png', data: 'AAAA' } },
+    };
+    const stored = (): string[] => readdirSync(attachments.dir).filter((n) => /^[a-f0-9]{64}\./.test(n));
+    const thumbs = (): string[] => readdirSync(path.join(attachments.dir, 'thumbs'));
+    expect(stored()).toHaveLength(1);
+    await expect(importConversation(store, attachments, Buffer.from(JSON.stringify(doc)))).rejects.toThrow(/not a supported image/);
+    expect(stored()).toEqual([`${kept}.png`]);
+    expect(thumbs()).toEqual([`${kept}.jpg`]);
+    expect(store.listConversations()).toHaveLength(1);
   });
 });

@@ -289,13 +289,15 @@ describe('converted tiny FireLLaVA checkpoint in the real engine', () => {
     // projector rows as if it were first; the reference reproduces that layout.
     const asEngine = await compare(pair.model, { mmproj: pair.mmproj, media, embeddings: await referenceImageEmbeddings(ckpt, cfg, rgb, 'llama.cpp') });
     console.log(`image+text (llama.cpp layout): ${asEngine.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${asEngine.maxProbDiff.toExponential(2)}`);
-    // Text alone agrees within 4e-4 and token for token. With an image a residual of 2.6e-2 to
-    // 3.3e-2 remains, and the engine's image path is not reproducible between processes (the same
-    // files gave 32/32 and 4/32 greedy agreement in two runs), so only what held in every run is
-    // asserted here.
-    expect(asEngine.maxProbDiff).toBeLessThan(5e-2);
-    expect(asEngine.agreeingSteps).toBeGreaterThanOrEqual(4);
-    // What transformers computes (class token first), for the log: 4/32 in every run so far.
+    // Deterministic: the engine gives bit-identical probabilities on every run (checked 20 times,
+    // also beside CPU hogs). This once failed at 7.25e-2 against a 5e-2 bound because the
+    // *reference* varied: reference-clip read its weights with a Promise.all on one TensorReader,
+    // whose reads share one buffer, so under load some weights held another tensor's bytes (runs
+    // gave 2.6e-2 to 7.5e-2). Read one at a time, engine and reference agree within 6.6e-4 and token
+    // for token, so the bound is the text one.
+    expect(asEngine.maxProbDiff).toBeLessThan(1e-2);
+    expect(asEngine.greedyEngine).toEqual(asEngine.greedyRef);
+    // What transformers computes (class token first), for the log: 4/32 greedy steps, 4.4e-2.
     const asHf = await compare(pair.model, { mmproj: pair.mmproj, media, embeddings: await referenceImageEmbeddings(ckpt, cfg, rgb, 'hf') });
     console.log(`image+text (transformers layout): ${asHf.agreeingSteps}/${STEPS} greedy steps agree, max top-5 prob diff ${asHf.maxProbDiff.toExponential(2)}`);
   });

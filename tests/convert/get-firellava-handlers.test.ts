@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBackend, type Backend } from '../../electron/backend/backend';
-import { hfOriginFromEnv } from '../../electron/backend/conversion-handlers';
+import { hfOriginFromEnv } from '../../electron/convert/get-firellava-job';
 import type { LocalEngine } from '../../electron/engine/engine-host';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import type { ConversionEvent, ConversionJob } from '../../electron/shared/contracts/conversion';

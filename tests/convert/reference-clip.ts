@@ -90,10 +90,14 @@ export async function referenceImageEmbeddings(dir: string, cfg: ClipRefConfig, 
   xs = xs.map((v) => layerNorm(v, preW, preB, cfg.eps));
   for (let l = 0; l < cfg.usedLayers; l++) {
     const b = `${V}encoder.layers.${l}.`;
-    const w = async (n: string): Promise<T> => get(`${b}${n}`);
-    const [ln1w, ln1b, qw, qb, kw, kb, vw, vb, ow, ob, ln2w, ln2b, f1w, f1b, f2w, f2b] = await Promise.all(
-      ['layer_norm1.weight', 'layer_norm1.bias', 'self_attn.q_proj.weight', 'self_attn.q_proj.bias', 'self_attn.k_proj.weight', 'self_attn.k_proj.bias', 'self_attn.v_proj.weight', 'self_attn.v_proj.bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias', 'layer_norm2.weight', 'layer_norm2.bias', 'mlp.fc1.weight', 'mlp.fc1.bias', 'mlp.fc2.weight', 'mlp.fc2.bias'].map(w),
-    );
+    // One read at a time: a TensorReader reads into one shared buffer (and one open shard), so
+    // reads in parallel (a Promise.all here once) decode whichever bytes landed last, depending on
+    // I/O timing; that made this reference, not the engine, vary between runs under load.
+    const weights: T[] = [];
+    for (const n of ['layer_norm1.weight', 'layer_norm1.bias', 'self_attn.q_proj.weight', 'self_attn.q_proj.bias', 'self_attn.k_proj.weight', 'self_attn.k_proj.bias', 'self_attn.v_proj.weight', 'self_attn.v_proj.bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias', 'layer_norm2.weight', 'layer_norm2.bias', 'mlp.fc1.weight', 'mlp.fc1.bias', 'mlp.fc2.weight', 'mlp.fc2.bias']) {
+      weights.push(await get(`${b}${n}`));
+    }
+    const [ln1w, ln1b, qw, qb, kw, kb, vw, vb, ow, ob, ln2w, ln2b, f1w, f1b, f2w, f2b] = weights;
     const h = xs.map((v) => layerNorm(v, ln1w!, ln1b!, cfg.eps));
     const q = h.map((v) => linear(qw!, qb, v, e));
     const k = h.map((v) => linear(kw!, kb, v, e));

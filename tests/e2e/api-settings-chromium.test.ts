@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 import { freePort } from '../helpers/free-port';
 
 /** The machine is shared and loaded: UI round trips can take seconds. */

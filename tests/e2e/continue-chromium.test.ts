@@ -1,20 +1,24 @@
 // Continue in Debian Chromium against `firellava serve` (tiny generated model): an answer cut at
-// Max tokens says so and offers Continue, which grows the same answer in place and saves it.
+// Max tokens says so and offers Continue, which grows the same answer in place and saves it. Each
+// test cuts an answer in a conversation of its own.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeLlavaPair } from '../../electron/fixtures/tiny-llava';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { openChatPage, openNewConversation, type ChatPage } from '../helpers/chat-page';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer in Chromium', () => {
   let served: Served;
   let browser: Browser;
+  let chat: ChatPage;
   let page: Page;
   let tmp: string;
   let conversationId = '';
-  const problems: string[] = [];
+  let title = '';
+  let count = 0;
 
   const answer = () => page.locator('article.assistant');
   const waitIdle = () => page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60_000 });
@@ -33,20 +37,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer
     const pair = await writeLlavaPair(path.join(tmp, 'model'), { tensorType: 'f32', text: { nCtx: 4096 } });
     served = await startServer(pair, path.join(tmp, 'data'));
     browser = await launchChromium(tmp);
-    page = await (await browser.newContext({ viewport: { width: 1100, height: 800 } })).newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    await page.goto(served.url);
-    await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
-    const created = await page.evaluate(
-      async () => (await (await fetch('rpc/conversations.create', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title: 'Long story' }) })).json()) as { value: { id: string } },
-    );
-    conversationId = created.value.id;
-    await page.reload();
-    await page.getByRole('button', { name: 'Long story', exact: true }).click();
   }, 120_000);
+
+  beforeEach(async () => {
+    chat = await openChatPage(browser, served);
+    page = chat.page;
+    title = `Long story ${++count}`;
+    conversationId = await openNewConversation(page, title);
+  }, 90_000);
+
+  afterEach(async () => {
+    const problems = chat?.problems ?? [];
+    await chat?.close();
+    expect(problems, 'script errors').toEqual([]);
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -54,7 +58,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('a small Max tokens cuts the answer, and the cut is shown with a Continue button', async () => {
+  /** Sends with Max tokens 6, so the answer is cut. */
+  const cutAnswer = async (): Promise<void> => {
     await page.getByRole('button', { name: 'Chat settings' }).click();
     await page.getByLabel('Max tokens').fill('6');
     await page.getByLabel('Temperature').fill('0');
@@ -64,11 +69,24 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer
     await page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(() => answer().count(), { timeout: 30_000 }).toBe(1);
     await waitIdle();
+  };
+
+  /** Cuts an answer, then grows it once. */
+  const grownAnswer = async (): Promise<void> => {
+    await cutAnswer();
+    await answer().getByRole('button', { name: 'Continue' }).click();
+    await waitIdle();
+    await expect.poll(() => answer().getByTestId('cut-notice').textContent(), { timeout: 30_000 }).toMatch(/\(12 tokens\)/);
+  };
+
+  it('a small Max tokens cuts the answer, and the cut is shown with a Continue button', async () => {
+    await cutAnswer();
     await expect.poll(() => answer().getByTestId('cut-notice').textContent()).toMatch(/Cut at the length limit \(6 tokens\)/);
     expect(await answer().getByRole('button', { name: 'Continue' }).isEnabled()).toBe(true);
   });
 
   it('Continue grows the same answer in place and saves the longer text with the new count', async () => {
+    await cutAnswer();
     const before = await savedAnswer();
     expect(before.stats).toMatchObject({ finishReason: 'length', completionTokens: 6 });
     const shownBefore = (await answer().locator('.markdown').textContent()) ?? '';
@@ -86,12 +104,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Continue a cut answer
   });
 
   it('after a reload the grown answer is what is shown', async () => {
+    await grownAnswer();
     const shown = await answer().locator('.markdown').textContent();
     await page.reload();
     await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 30_000 });
-    await page.getByRole('button', { name: 'Long story', exact: true }).click();
+    await page.getByRole('button', { name: title, exact: true }).click();
     await expect.poll(() => answer().locator('.markdown').textContent()).toBe(shown);
     expect(await answer().getByTestId('cut-notice').textContent()).toMatch(/\(12 tokens\)/);
-    expect(problems).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import type { ContractClient } from '../../electron/shared/client';
 import type { ChatEvent } from '../../electron/shared/contracts/conversations';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { existsSync } from 'node:fs';
-import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, getSlowPair, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-crash-'));
 const dataDir = path.join(tmp, 'data');

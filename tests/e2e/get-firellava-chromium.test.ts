@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { startHfServer, type HfServer } from '../convert/get-firellava-server';
-import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 const TOKEN = 'hf_e2etoken12345';
@@ -29,11 +29,25 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
     await writeHfCheckpoint(path.join(tmp, 'ck'), { shards: 3 });
     hf = await startHfServer(path.join(tmp, 'ck'), tmp, { token: TOKEN });
     served = await startServer(null, path.join(tmp, 'data'), ['--static-dir', out, '--cpu'], { HF_TOKEN: TOKEN, FIRELLAVA_HF_ORIGIN: hf.origin });
-    const url = served.url;
     browser = await launchChromium(tmp);
-    page = await browser.newPage();
-    await page.goto(url);
   }, 120_000);
+
+  beforeEach(async () => {
+    page = await browser.newPage();
+    await page.goto(served!.url);
+  });
+
+  afterEach(async () => {
+    await page?.close();
+  });
+
+  /** Get FireLLaVA opened, Q4_0 chosen and the license accepted: Start is enabled. */
+  const readyToStart = async (): Promise<void> => {
+    const get = page.getByRole('region', { name: 'Get FireLLaVA' });
+    await get.getByRole('button', { name: 'Get FireLLaVA…' }).click();
+    await get.getByRole('radio', { name: /^Q4_0 · about [\d.]+ MB/ }).check();
+    await get.getByLabel('I accept the Llama 2 Community License').check();
+  };
 
   afterAll(async () => {
     await browser?.close();
@@ -73,6 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Get FireLLaVA in Chro
   });
 
   it('one progress view: download with bytes and rate, cancel, start again, then Ready with the installed active pair', async () => {
+    await readyToStart();
     const get = page.getByRole('region', { name: 'Get FireLLaVA' });
     hf.server.throttle = 24 * 1024;
     await get.getByRole('button', { name: /^Start: download and convert/ }).click();

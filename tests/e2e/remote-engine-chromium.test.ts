@@ -1,15 +1,16 @@
 // A remote engine from the UI, in Debian Chromium: `firellava serve` with the tiny models, and as
 // the "remote" that same server's own OpenAI-compatible /v1 with the serve key. Add it in App
 // settings (test first), choose it for a conversation, send an image and see the streamed answer
-// labelled as remote.
+// labelled as remote. Each test opens its own page; the engines it added are removed after it.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ask, openChatPage, openNewConversation, rpc, type ChatPage } from '../helpers/chat-page';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 /** The machine is shared and loaded: UI round trips can take seconds. */
 const SLOW = { timeout: 20_000 };
@@ -18,9 +19,16 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
   let fixtures: Fixtures;
   let served: Served;
   let browser: Browser;
+  let chat: ChatPage;
   let page: Page;
   let tmp: string;
-  const problems: string[] = [];
+
+  /** The serve instance's own /v1 as a remote engine, added without the UI. */
+  const addLoopback = async (model = 'firellava'): Promise<string> => {
+    const added = await rpc(page, 'engines.addRemote', { name: 'Loopback FireLLaVA', baseUrl: `${served.origin}/v1`, model, key: served.key });
+    expect(added.ok, added.error?.message).toBe(true);
+    return added.value.id!;
+  };
 
   beforeAll(async () => {
     ensureBuilt();
@@ -28,12 +36,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-remote-ui-'));
     served = await startServer(fixtures.pair, path.join(tmp, 'data'));
     browser = await launchChromium(tmp);
-    page = await browser.newPage();
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-    });
-    await page.goto(served.url);
+  });
+
+  beforeEach(async () => {
+    chat = await openChatPage(browser, served, { viewport: { width: 1280, height: 720 }, ready: false });
+    page = chat.page;
+  }, 90_000);
+
+  afterEach(async () => {
+    const problems = chat?.problems ?? [];
+    const list = await rpc<{ engines: { id: string; kind: string }[] }>(page, 'engines.list', {});
+    await rpc(page, 'engines.setDefault', { id: 'local' });
+    for (const e of list.value.engines.filter((x) => x.kind === 'remote')) await rpc(page, 'engines.removeRemote', { id: e.id });
+    await chat?.close();
+    expect(problems, 'script errors').toEqual([]);
   });
 
   afterAll(async () => {
@@ -83,6 +99,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
   });
 
   it('chooses it for a conversation and streams an answer to an image, labelled as remote', async () => {
+    await addLoopback();
+    await page.reload();
     await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Local \(default\)/);
     const chatSettings = page.getByRole('button', { name: 'Chat settings' });
     const settings = page.getByRole('region', { name: 'Conversation settings' });
@@ -126,6 +144,13 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
   });
 
   it('removing the engine in App settings: the next answer comes from the default engine, with a notice', async () => {
+    const id = await addLoopback();
+    const conversation = await openNewConversation(page, 'Remote then local');
+    await rpc(page, 'conversations.settings', { id: conversation, engineId: id });
+    await page.reload();
+    await page.getByRole('button', { name: 'Remote then local', exact: true }).click();
+    await expect.poll(() => page.getByTestId('chat-engine').textContent(), SLOW).toMatch(/Engine: Remote · Loopback FireLLaVA$/);
+    await ask(page, 'What is in this picture?');
     await page.getByRole('button', { name: 'App settings' }).click();
     const remote = page.getByRole('region', { name: 'Remote engines' });
     // Removing asks first (the key goes with it); Escape keeps it and App settings stays open.
@@ -184,9 +209,5 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('remote engine in Chro
     expect(await answer.getByTestId('remote-error-hint').textContent()).toBe(
       'Check this engine in App settings → Remote engines (Test, Replace key…), or pick another engine in Chat settings.',
     );
-  });
-
-  it('had no script errors', () => {
-    expect(problems).toEqual([]);
   });
 });

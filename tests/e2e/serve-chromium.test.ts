@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openChatPage, waitReady, type ChatPage } from '../helpers/chat-page';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 async function pasteFile(page: Page, file: string, type: string): Promise<void> {
   const bytes = [...readFileSync(file)];
@@ -24,9 +25,14 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
   let fixtures: Fixtures;
   let served: Served;
   let browser: Browser;
+  let chat: ChatPage;
   let page: Page;
   let tmp: string;
-  const problems: string[] = [];
+  /** Each test but the first starts on a ready chat. */
+  const openReady = async (): Promise<void> => {
+    await page.goto(served.url);
+    await waitReady(page, 30_000);
+  };
 
   beforeAll(async () => {
     ensureBuilt();
@@ -34,16 +40,18 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-e2e-'));
     served = await startServer(fixtures.pair, path.join(tmp, 'data'));
     browser = await launchChromium(tmp);
-    page = await browser.newPage();
-    page.on('console', (msg) => {
-      // Refused uploads (422) are expected in one test; any other failed load is not.
-      if (msg.type() === 'error' && !/status of 422/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
-    // CSP violations do not always reach the console; record them from the page itself.
-    await page.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  });
+
+  beforeEach(async () => {
+    // Refused uploads (422) are expected in one test; any other failed load is not.
+    chat = await openChatPage(browser, served, { viewport: { width: 1280, height: 720 }, expectedConsole: /status of 422/, goto: false });
+    page = chat.page;
+  });
+
+  afterEach(async () => {
+    const problems = chat?.problems ?? [];
+    await chat?.close();
+    expect(problems, 'script errors or CSP violations').toEqual([]);
   });
 
   afterAll(async () => {
@@ -62,6 +70,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
   });
 
   it('paste an image, ask, and see the answer stream in', async () => {
+    await openReady();
     await pasteFile(page, fixtures.images.png32, 'image/png');
     const thumb = page.getByRole('img', { name: /Attached image/ });
     await thumb.waitFor({ timeout: 10_000 });
@@ -86,6 +95,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
   });
 
   it('shows the backend reason for a damaged image', async () => {
+    await openReady();
     await pasteFile(page, fixtures.images.truncatedPng, 'image/png');
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/damaged or incomplete[\s\S]*truncated \(PNG/);
     // The decoder's words sit folded in <details>: not visible until opened.
@@ -96,15 +106,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('firellava serve + ren
   });
 
   it('opens the model manager from the status bar, with the catalog, and Esc closes it', async () => {
+    await openReady();
     await page.getByRole('button', { name: 'Models…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Models' });
     await dialog.getByRole('region', { name: 'Model manager' }).waitFor({ timeout: 10_000 });
     await expect.poll(() => dialog.textContent(), { timeout: 10_000 }).toMatch(/FireLLaVA/i);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog', { name: 'Models' }).count()).toBe(0);
-  });
-
-  it('had no script errors or CSP violations', () => {
-    expect(problems).toEqual([]);
   });
 });

@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 const LIGHT_BG = 'rgb(255, 255, 255)';
@@ -38,6 +38,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('theme choice in Chrom
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-theme-e2e-'));
     served = await startServer(null, path.join(tmp, 'data'), ['--cpu']);
     browser = await launchChromium(tmp);
+  }, 120_000);
+
+  // A fresh context each test: the theme chosen in one (kept by the page) does not leak into the next.
+  beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1000, height: 700 }, colorScheme: 'dark' });
     await context.addInitScript(() => {
       requestAnimationFrame(() => {
@@ -45,9 +49,13 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('theme choice in Chrom
       });
     });
     page = await context.newPage();
-    await page.goto(served.url);
+    await page.goto(served!.url);
     await page.getByRole('button', { name: 'App settings' }).waitFor(SLOW);
-  }, 120_000);
+  }, 60_000);
+
+  afterEach(async () => {
+    await context?.close();
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -76,6 +84,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('theme choice in Chrom
   });
 
   it('after a reload the chosen theme is there from the first frame, and still chosen', async () => {
+    await choose('Light');
+    await closeSettings();
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.reload();
     await expect.poll(() => firstFrame(), SLOW).toBe(LIGHT_BG);

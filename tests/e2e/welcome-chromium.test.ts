@@ -1,12 +1,14 @@
 // Issue #13 items 1 and 2 in Debian Chromium against `firellava serve` with no model: the welcome
-// view and its three ways in, then the first imported pair loads without "Use this model".
+// view and its three ways in, then the first imported pair loads without "Use this model". Each test
+// opens its own page.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openChatPage, rpc as pageRpc, type ChatPage } from '../helpers/chat-page';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from './serve-helpers';
+import { CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 
 const SLOW = { timeout: 30_000 };
 
@@ -14,6 +16,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('welcome and first pai
   let fixtures: Fixtures;
   let served: Served | undefined;
   let browser: Browser;
+  let chat: ChatPage;
   let page: Page;
   let tmp: string;
 
@@ -28,9 +31,18 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('welcome and first pai
     tmp = mkdtempSync(path.join(os.tmpdir(), 'firellava-welcome-e2e-'));
     served = await startServer(null, path.join(tmp, 'data'), ['--cpu']);
     browser = await launchChromium(tmp);
-    page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-    await page.goto(served.url);
   }, 120_000);
+
+  beforeEach(async () => {
+    chat = await openChatPage(browser, served!, { ready: false });
+    page = chat.page;
+  }, 90_000);
+
+  afterEach(async () => {
+    const problems = chat?.problems ?? [];
+    await chat?.close();
+    expect(problems, 'script errors').toEqual([]);
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -39,11 +51,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('welcome and first pai
   });
 
   /** The page's own authenticated RPC (its cookie). */
-  const rpc = (name: string, input: unknown): Promise<{ ok: boolean; value?: { id?: string } }> =>
-    page.evaluate(
-      async ({ name, input }) => (await fetch(`rpc/${name}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(input) })).json(),
-      { name, input },
-    );
+  const rpc = (name: string, input: unknown) => pageRpc(page, name, input);
 
   it('a remote engine as the default answers without a model: no welcome view then', async () => {
     await expect.poll(() => welcome().isVisible(), SLOW).toBe(true);
@@ -90,7 +98,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('welcome and first pai
   });
 
   it('importing the first pair loads it: Ready, Send enabled, /v1/models lists it, no "Use this model" click', async () => {
+    await welcome().getByRole('button', { name: 'Import a GGUF pair' }).click();
     const models = page.getByRole('dialog', { name: 'Models' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('name')), SLOW).toBe('local-model');
     await models.getByLabel('Model file path').fill(fixtures.pair.model);
     await models.getByLabel('Projector file path').fill(fixtures.pair.mmproj);
     await models.getByRole('button', { name: 'Check and add' }).click();

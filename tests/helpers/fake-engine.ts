@@ -42,7 +42,7 @@ export class FakeEngine implements Engine {
   }
 
   async load(pair: ModelPair): Promise<Result<EngineStatus>> {
-    this.setStatus({ state: 'ready', message: 'Ready (fake)', model: { name: 'fake', path: pair.model, mmprojPath: pair.mmproj, vision: !!pair.mmproj } });
+    this.setStatus({ state: 'ready', message: 'Ready (fake)', model: { name: 'fake', path: pair.model, mmprojPath: pair.mmproj, vision: !!pair.mmproj, quantization: null } });
     return ok(this.current);
   }
 

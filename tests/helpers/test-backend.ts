@@ -1,10 +1,11 @@
-// The real backend handlers on a FakeEngine and a temp attachment store, with a count of how
-// often each handler actually ran (to prove invalid input never reaches one).
+// The real backend (createBackend, as the app and the server build it) on a FakeEngine and a
+// temp data folder, with a count of how often each handler actually ran (to prove invalid input
+// never reaches one).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAttachmentStore, type AttachmentStore } from '../../electron/attachments/attachment-store';
-import { createBackendHandlers } from '../../electron/backend/handlers';
+import type { AttachmentStore } from '../../electron/attachments/attachment-store';
+import { createBackend, type Backend } from '../../electron/backend/backend';
 import { contract, type Contract } from '../../electron/shared/contract';
 import { createDispatcher, type Dispatcher, type Handlers } from '../../electron/shared/dispatcher';
 import { FakeEngine, type FakeEngineOptions } from './fake-engine';
@@ -12,18 +13,20 @@ import { FakeEngine, type FakeEngineOptions } from './fake-engine';
 export interface TestBackend {
   engine: FakeEngine;
   attachments: AttachmentStore;
+  backend: Backend;
   handlers: Handlers<Contract>;
   dispatcher: Dispatcher;
   ran: Map<string, number>;
   dataDir: string;
-  cleanup(): void;
+  /** Closes the backend, then removes its data folder. */
+  cleanup(): Promise<void>;
 }
 
 export function createTestBackend(engineOptions: FakeEngineOptions = {}, override: Partial<Handlers<Contract>> = {}): TestBackend {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'firellava-backend-'));
   const engine = new FakeEngine(engineOptions);
-  const attachments = createAttachmentStore(dataDir);
-  const real = { ...createBackendHandlers({ engine, attachments, app: { name: 'FireLLaVA', version: '0.0.0-test' } }), ...override };
+  const backend = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: '0.0.0-test' } });
+  const real = { ...backend.handlers, ...override };
   const ran = new Map<string, number>();
   const counted = Object.fromEntries(
     Object.entries(real).map(([name, fn]) => [
@@ -36,12 +39,16 @@ export function createTestBackend(engineOptions: FakeEngineOptions = {}, overrid
   ) as unknown as Handlers<Contract>;
   return {
     engine,
-    attachments,
+    attachments: backend.attachments,
+    backend,
     handlers: counted,
     dispatcher: createDispatcher(contract, counted),
     ran,
     dataDir,
-    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+    cleanup: async () => {
+      await backend.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -88,6 +95,7 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'models.import': { modelPath: '', mmprojPath: 'x' },
   'models.delete': { id: 5 },
   'models.setActive': { id: '' },
+  'models.commandLine': { all: true },
   'models.watch': { all: true },
   'models.tokenStatus': { token: 'x' },
   'models.setToken': { token: 'has spaces in it' },
@@ -100,6 +108,20 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'convert.cancel': { now: true },
   'convert.discard': { revision: '../x' },
   'convert.watch': { all: 1 },
+  'catalog.templates': { id: 'shopify' },
+  'catalog.pick': { kind: 'drive' },
+  'catalog.create': { template: 'shopify', items: [{ name: 'a.png', attachmentId: 'abc' }] },
+  'catalog.list': [],
+  'catalog.items': { jobId: '../x' },
+  'catalog.updateItem': { itemId: 1, field: 'price', value: 'x' },
+  'catalog.approve': { itemIds: [] },
+  'catalog.regenerate': { itemId: 0 },
+  'catalog.pause': {},
+  'catalog.resume': { jobId: 'A B' },
+  'catalog.cancel': { jobId: 7 },
+  'catalog.delete': { jobId: '' },
+  'catalog.export': { jobId: 'j1', format: 'xlsx' },
+  'catalog.watch': { jobId: 'j1' },
 };
 
 export const GOOD_GENERATE = {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFixtures, type Fixtures } from '../helpers/fixtures';
-import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../e2e/serve-helpers';
+import { buildModelManagerHarness, CHROMIUM, ensureBuilt, launchChromium, startServer, stopServer, type Served } from '../helpers/serve';
 import { startLoopbackServer, type LoopbackServer } from './loopback-server';
 
 /** The machine is shared and loaded: UI round trips can take seconds. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatRate, formatTokenRate } from '../../electron/shared/format';
+import { formatBytes, formatRate, formatRelativeDate, formatTokenRate } from '../../electron/shared/format';
 import { jobLine } from '../../renderer/src/models/model-view';
 import type { DownloadJob } from '../../electron/shared/contracts/models';
 
@@ -34,5 +34,18 @@ describe('human sizes and rates', () => {
     });
     expect(jobLine(job(682.2118587608262))).toBe('1.0 MB of 26.1 GB · 682 B/s');
     expect(jobLine(job(0))).toBe('1.0 MB of 26.1 GB');
+  });
+});
+
+describe('relative dates in the conversation list', () => {
+  it('says minutes and hours today, Yesterday, then the date (with the year only for another year)', () => {
+    const now = new Date(2026, 11, 3, 14, 30).getTime();
+    const at = (d: number, h: number, m = 0, y = 2026, mo = 11) => new Date(y, mo, d, h, m).getTime();
+    expect(formatRelativeDate(now - 10_000, now)).toBe('Just now');
+    expect(formatRelativeDate(now - 2 * 60_000 - 5_000, now)).toBe('2 min ago');
+    expect(formatRelativeDate(at(3, 9), now)).toBe('5 h ago');
+    expect(formatRelativeDate(at(2, 23, 50), now)).toBe('Yesterday');
+    expect(formatRelativeDate(at(28, 12, 0, 2026, 10), now, 'en-GB')).toBe('28 Nov');
+    expect(formatRelativeDate(at(28, 12, 0, 2025, 10), now, 'en-GB')).toBe('28 Nov 2025');
   });
 });

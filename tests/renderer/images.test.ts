@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_IMAGE_BYTES as CONTRACT_MAX } from '../../electron/shared/contract';
-import { MAX_ATTACHMENT_BYTES } from '../../electron/attachments/image-inspect';
-import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imageFromDrop, imagesFromClipboard, MAX_IMAGE_BYTES, plainImageError } from '../../renderer/src/lib/images';
+import { DAMAGED_IMAGE_TEXT, imageFromClipboard, imagesFromClipboard, imagesFromDrop, plainImageError } from '../../renderer/src/lib/images';
 
 const file = (name: string, type: string): File => new File([new Uint8Array([1])], name, { type });
 const transfer = (items: { kind: string; type: string; file: File | null }[], files: File[]): DataTransfer =>
   ({ items: items.map((i) => ({ kind: i.kind, type: i.type, getAsFile: () => i.file })), files }) as unknown as DataTransfer;
 
 describe('renderer image helpers', () => {
-  it('use the same size limit as the contract and the store', () => {
-    expect(MAX_IMAGE_BYTES).toBe(CONTRACT_MAX);
-    expect(MAX_ATTACHMENT_BYTES).toBe(CONTRACT_MAX);
-  });
-
   it('find a pasted image in items first, then in files', () => {
     const shot = file('shot.png', 'image/png');
     const copied = file('copied.jpg', 'image/jpeg');
@@ -30,11 +23,11 @@ describe('renderer image helpers', () => {
     expect(imagesFromClipboard(transfer([{ kind: 'string', type: 'text/html', file: null }], []))).toEqual([]);
   });
 
-  it('take a dropped file even without a type, so the backend can sniff it', () => {
+  it('take every dropped image, untyped ones too (the backend sniffs them), never text', () => {
     const untyped = file('photo.heic', '');
-    expect(imageFromDrop(transfer([], [untyped]))).toBe(untyped);
     const png = file('x.png', 'image/png');
-    expect(imageFromDrop(transfer([], [untyped, png]))).toBe(png);
+    expect(imagesFromDrop(transfer([], [untyped, file('notes.txt', 'text/plain'), png]))).toEqual([untyped, png]);
+    expect(imagesFromDrop(null)).toEqual([]);
   });
 });
 

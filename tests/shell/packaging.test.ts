@@ -13,6 +13,8 @@ import { createLocalEngine } from '../../electron/engine/engine-host';
 import { validateModelPair } from '../../electron/engine/model-validator';
 import { writeHfCheckpoint } from '../../electron/fixtures/hf-checkpoint';
 import { getFixtures, REPO_ROOT } from '../helpers/fixtures';
+import { CHROMIUM } from '../helpers/serve';
+import { bootApp, windowShown } from './stand-in-electron/boot-app';
 
 const require = createRequire(import.meta.url);
 const { build, Platform, Arch } = require('electron-builder') as typeof import('electron-builder');
@@ -306,5 +308,55 @@ describe('packaging with electron-builder (stand-in Electron)', () => {
     const job = startConversion({ from: checkpoint, outDir: path.join(root, 'converted'), quant: 'q4_0' }, { workerEntry: path.join(extracted, 'dist', 'convert', 'convert-worker.cjs') });
     const result = await job.done;
     expect((await validateModelPair({ model: result.model, mmproj: result.mmproj })).ok).toBe(true);
+  });
+
+  // The installed layout, booted: main.cjs from app.asar under the stand-in electron module
+  // (tests/shell/main-boot.test.ts covers the wiring itself), its worker and renderer from the pack.
+  it.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the packed app boots, answers a chat through its own worker, and quits cleanly', { timeout: 120_000 }, async () => {
+    const p = packed.get('linux')!;
+    const extracted = path.join(root, 'extracted-linux');
+    if (!existsSync(extracted)) asar.extractAll(path.join(p.resources, 'app.asar'), extracted);
+    const fixtures = await getFixtures();
+    const userData = path.join(root, 'packed-userData');
+    const app = bootApp({
+      main: path.join(extracted, 'dist', 'main', 'main.cjs'),
+      appPath: extracted,
+      isPackaged: true,
+      resourcesPath: p.resources,
+      userData,
+      tmp: root,
+      chromium: CHROMIUM,
+      env: { FIRELLAVA_MODEL: fixtures.pair.model, FIRELLAVA_MMPROJ: fixtures.pair.mmproj },
+    });
+    try {
+      await windowShown(app);
+      const seen = await app.run(async (s) => {
+        const page = s.windows[0]!.pageNow;
+        await page.getByRole('status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
+        await page.getByLabel('Message', { exact: true }).fill('Hello from the installed app');
+        await page.getByLabel('Message', { exact: true }).press('Enter');
+        await page.locator('article.assistant').first().waitFor({ timeout: 30_000 });
+        await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60_000 });
+        return {
+          preload: s.windowOptions[0]!.webPreferences.preload,
+          devTools: s.windowOptions[0]!.webPreferences.devTools,
+          status: await page.locator('article.assistant').first().getAttribute('data-status'),
+          workers: s.utility.map((u) => u.entry),
+          unhandled: s.unhandledLoads,
+        };
+      });
+      expect(seen).toEqual({
+        preload: path.join(extracted, 'dist', 'preload', 'preload.cjs'),
+        devTools: false, // packaged builds hide DevTools
+        status: 'complete',
+        workers: [path.join(extracted, 'dist', 'engine', 'engine-worker.cjs')],
+        unhandled: [],
+      });
+      await app.run(async (s) => void s.app.quit());
+      expect(await app.exited, app.output()).toEqual({ code: 0, signal: null });
+      expect(app.report()!.utility).toMatchObject([{ killedByApp: true }]);
+    } finally {
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+    }
   });
 });

@@ -69,8 +69,8 @@ describe('preload (built bundle)', () => {
   beforeAll(() => {
     code = readFileSync(PRELOAD, 'utf8');
   });
-  afterEach(() => {
-    backend?.cleanup();
+  afterEach(async () => {
+    await backend?.cleanup();
     backend = null;
   });
 
@@ -97,7 +97,7 @@ describe('preload (built bundle)', () => {
 
   it('answers contract calls and streams from our page', async () => {
     const { api } = setup();
-    expect(await api.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron' } });
+    expect(await api.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron', notices: [] } });
     const states: string[] = [];
     const handle = api.stream('engine.watch', {}, (s) => states.push(s.state));
     await new Promise((r) => setTimeout(r, 20));

@@ -121,6 +121,46 @@ describe('schema and migrations', () => {
     store.close();
   });
 
+  it('migration 7 keeps the titles of older chats (an empty one is still named by its first answer) and finds their first image', () => {
+    const file = tempDb();
+    const v6 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 6) }).db;
+    v6.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('named', 'Image', 1, 1), ('empty', '', 1, 1)").run();
+    v6.prepare("INSERT INTO messages (id, conversation_id, role, text, status, created_at, updated_at) VALUES (1, 'named', 'user', '', 'complete', 1, 1), (2, 'named', 'user', '', 'complete', 1, 1)").run();
+    for (const [message, position, n] of [[2, 0, 3], [1, 1, 2], [1, 0, 1]] as const) {
+      v6.prepare("INSERT OR IGNORE INTO attachments (id, mime_type, byte_length, width, height) VALUES (?, 'image/png', 1, 1, 1)").run(att(n).id);
+      v6.prepare('INSERT INTO message_attachments (message_id, position, attachment_id) VALUES (?, ?, ?)').run(message, position, att(n).id);
+    }
+    v6.close();
+    const store = HistoryStore.open(file);
+    expect(store.autoTitle('named', 'A blue mug', true)).toBe(false);
+    expect(store.autoTitle('empty', 'A blue mug', true)).toBe(true);
+    expect(store.autoTitle('empty', 'Another title', true)).toBe(false); // the first answer's title stays
+    expect(store.listConversations().map((c) => [c.id, c.title, c.imageId]).sort()).toEqual([['empty', 'A blue mug', null], ['named', 'Image', att(1).id]]);
+    // A new chat's first image becomes its thumbnail; later ones do not replace it.
+    const q = store.addMessage({ conversationId: 'empty', parentId: null, role: 'user', text: 'hi', status: 'complete' });
+    expect(store.summary('empty').imageId).toBeNull();
+    store.addMessage({ conversationId: 'empty', parentId: q.id, role: 'user', text: '', status: 'complete', attachments: [att(4), att(5)] });
+    store.addMessage({ conversationId: 'empty', parentId: q.id, role: 'user', text: '', status: 'complete', attachments: [att(6)] });
+    expect(store.summary('empty').imageId).toBe(att(4).id);
+    store.close();
+  });
+
+  it('migration 8 takes an answer left streaming out of the index until it ends, and keeps the index exact', () => {
+    const file = tempDb();
+    const v7 = openDatabase(file, { migrations: MIGRATIONS.slice(0, 7) }).db;
+    v7.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c', 'Boots', 1, 1)").run();
+    v7.prepare("INSERT INTO messages (id, conversation_id, role, text, status, created_at, updated_at) VALUES (1, 'c', 'user', 'boots please', 'complete', 1, 1), (2, 'c', 'assistant', 'brown leather', 'streaming', 1, 1)").run();
+    v7.close();
+    const store = HistoryStore.open(file);
+    const integrity = () => store.db.prepare("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)").run();
+    expect(store.search('leather')).toEqual([]);
+    expect(store.search('boots').map((h) => h.messageId)).toEqual([1]);
+    store.markInterrupted();
+    expect(store.search('leather').map((h) => h.messageId)).toEqual([2]);
+    expect(integrity).not.toThrow();
+    store.close();
+  });
+
   it('refuses a database from a newer version with a clear message and leaves it unchanged', () => {
     const file = tempDb();
     const db = new Database(file);
@@ -138,11 +178,15 @@ describe('schema and migrations', () => {
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
-  it('refuses a file that is not a database, saying where it is', () => {
+  it('sets a file that is not a database aside unchanged, says where, and starts a new history', () => {
     const file = tempDb();
-    writeFileSync(file, 'this is not sqlite at all, just text'.repeat(100));
-    expect(() => HistoryStore.open(file)).toThrow(/not a database/);
+    const text = 'this is not sqlite at all, just text'.repeat(100);
+    writeFileSync(file, text);
+    const store = HistoryStore.open(file);
+    expect(store.recovery).toMatchObject({ readable: false, reason: expect.stringMatching(/not a database/) });
+    expect(readFileSync(store.recovery!.asidePath, 'utf8')).toBe(text);
     expect(existsSync(file)).toBe(true);
+    store.close();
   });
 });
 
@@ -213,10 +257,14 @@ describe('history store', () => {
     const q = store.addMessage({ conversationId: c.id, parentId: null, role: 'user', text: 'Describe these shoes', status: 'complete' });
     const a = store.addMessage({ conversationId: c.id, parentId: q.id, role: 'assistant', text: '', status: 'streaming' });
     expect(store.search('leather')).toEqual([]);
+    // A streaming answer is indexed once, when it ends (not at every flush); its question is found meanwhile.
     store.updateText(a.id, 'Brown leather boots with');
-    expect(store.search('leather').map((h) => h.messageId)).toEqual([a.id]);
+    expect(store.search('leather')).toEqual([]);
+    expect(store.search('shoes').map((h) => h.messageId)).toEqual([q.id]);
     store.finishMessage(a.id, { status: 'complete', text: 'Suede boots, waterproof.' });
     expect(store.search('leather')).toEqual([]);
+    // The index matches the table exactly (FTS5 compares every entry with its row).
+    expect(() => store.db.prepare("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();
     const hit = store.search('waterpr')[0]!; // prefix of the last word
     expect(hit).toMatchObject({ conversationId: c.id, conversationTitle: 'Shoes', messageId: a.id, role: 'assistant' });
     expect(hit.snippet).toContain('\u0002waterproof\u0003');
@@ -242,8 +290,10 @@ describe('history store', () => {
     store.updateText(a.id, 'half an ans');
     store.close();
     const again = HistoryStore.open(file);
+    expect(again.search('half')).toEqual([]);
     expect(again.markInterrupted()).toBe(1);
     expect(again.message(a.id)).toMatchObject({ status: 'interrupted', text: 'half an ans' });
+    expect(again.search('half').map((h) => h.messageId)).toEqual([a.id]);
     expect(again.markInterrupted()).toBe(0);
     again.close();
   });

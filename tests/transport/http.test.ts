@@ -12,6 +12,8 @@ import { decodeWire, encodeWire } from '../../electron/shared/wire';
 import { DEFAULT_MAX_BODY_BYTES, startHttpServer, type RunningServer } from '../../electron/server/http-server';
 import type { ServerLimits } from '../../electron/server/http-io';
 import { startApiServer } from '../../electron/api/api-server';
+import { fromAppError } from '../../electron/api/api-errors';
+import { AppErrorException } from '../../electron/shared/errors';
 import { createHttpClient } from '../../electron/transport/http-client';
 import { createIpcClient } from '../../electron/transport/ipc-client';
 import { registerIpcHandlers } from '../../electron/transport/ipc-main';
@@ -79,12 +81,12 @@ describe('HTTP transport', () => {
   });
   afterEach(async () => {
     await server?.close();
-    backend?.cleanup();
+    await backend?.cleanup();
   });
 
   it('answers calls with the bearer key', async () => {
     await start();
-    expect(await client().call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'http' } });
+    expect(await client().call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'http', notices: [] } });
   });
 
   it('rejects invalid input by schema with the same error as the IPC transport', async () => {
@@ -118,7 +120,7 @@ describe('HTTP transport', () => {
       expect(r.status).toBe(400);
       expect(JSON.parse(r.body)).toEqual({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringContaining('data:') } });
     } finally {
-      ipcBackend.cleanup();
+      await ipcBackend.cleanup();
     }
   });
 
@@ -229,6 +231,20 @@ describe('HTTP transport', () => {
       body: Buffer.alloc(DEFAULT_MAX_BODY_BYTES + 1, 0x20),
     });
     expect(over.status).toBe(413);
+  });
+
+  it('answers "no model loaded" with 503 and a failed generation with 500, as /v1 does (one status table)', async () => {
+    const refuse = (code: 'NO_MODEL' | 'GENERATION_FAILED') => async () => {
+      throw new AppErrorException({ code, message: code });
+    };
+    backend = createTestBackend({}, { 'engine.status': refuse('NO_MODEL'), 'app.info': refuse('GENERATION_FAILED') });
+    server = await startHttpServer('127.0.0.1', 0, { dispatcher: backend.dispatcher, apiKey: KEY, staticDir: null });
+    const noModel = await rpc(server.port, 'engine.status', {});
+    expect(noModel.status).toBe(503);
+    expect(noModel.status).toBe(fromAppError({ code: 'NO_MODEL', message: '' }).status);
+    const failed = await rpc(server.port, 'app.info', {});
+    expect(failed.status).toBe(500);
+    expect(failed.status).toBe(fromAppError({ code: 'GENERATION_FAILED', message: '' }).status);
   });
 
   it('streams over SSE and ends with the Result', async () => {

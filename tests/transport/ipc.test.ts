@@ -87,9 +87,9 @@ describe('Electron IPC transport', () => {
     });
     client = createIpcClient(ipc.ipcRenderer);
   };
-  afterEach(() => {
+  afterEach(async () => {
     unregister?.();
-    backend?.cleanup();
+    await backend?.cleanup();
   });
 
   it('uses one invoke channel and two message channels, whatever the contract holds', () => {
@@ -100,7 +100,7 @@ describe('Electron IPC transport', () => {
 
   it('answers calls', async () => {
     setup();
-    expect(await client.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron' } });
+    expect(await client.call('app.info', {})).toEqual({ ok: true, value: { name: 'FireLLaVA', version: '0.0.0-test', transport: 'electron', notices: [] } });
     const status = await client.call('engine.status', {});
     expect(status.ok && status.value.state).toBe('no-model');
   });

@@ -4,7 +4,7 @@
 // `--hf REPO` downloads the checkpoint first: the app's "Get FireLLaVA" pipeline (get-firellava.ts).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { hfOriginFromEnv } from '../../backend/conversion-handlers';
+import { hfOriginFromEnv } from '../../convert/get-firellava-job';
 import { QUANTS, estimateConversion, type ConvertProgress, type Quant } from '../../convert/convert-llava';
 import { startConversion } from '../../convert/convert-runner';
 import { DEFAULT_REVISION, checkpointDirFor, getFireLlava, type GetProgress } from '../../convert/get-firellava';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pkg from '../../../package.json';
 import { createOpenAiApi } from '../../api/openai-api';
 import { createBackend } from '../../backend/backend';
+import { installFaultPolicy } from '../../backend/fault-policy';
 import { createLocalEngine } from '../../engine/engine-host';
 import { generateApiKey } from '../../server/auth';
 import { startHttpServer } from '../../server/http-server';
@@ -78,6 +79,18 @@ export async function run(argv: string[]): Promise<number> {
     ...(values.verbose ? { onLog: (text: string) => process.stderr.write(text) } : {}),
   });
   const backend = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: pkg.version } });
+  for (const notice of backend.startupNotices) console.error(`Warning: ${notice}`);
+  installFaultPolicy({
+    name: 'firellava serve',
+    exit: (code) => {
+      // One last save of finished answers; the engine worker ends with its IPC channel.
+      try {
+        backend.chat.dispose();
+      } finally {
+        process.exit(code);
+      }
+    },
+  });
 
   let server;
   try {

@@ -106,21 +106,48 @@ const itemInput = z.union([
   z.object({ name: z.string().min(1).max(512), error: z.string().min(1).max(500) }).strict(),
 ]);
 
+/** Where an export goes: a file the user picks in the desktop app's save dialog, the answer itself, or <data dir>/exports. */
+export const EXPORT_TARGETS = ['dialog', 'download', 'data-dir'] as const;
+
+export interface CatalogExport {
+  fileName: string;
+  mimeType: string;
+  rows: number;
+  /** The file written ('dialog', 'data-dir'); null for 'download' or a cancelled dialog. */
+  savedTo: string | null;
+  /** The file's bytes for 'download', else null. */
+  data: Uint8Array | null;
+  cancelled: boolean;
+}
+
+/** Files the user chose in the desktop app's open dialog: only these paths are ever read. */
+export interface CatalogPick {
+  pickId: string;
+  /** File names, in job order. */
+  files: string[];
+}
+
+const createInput = z
+  .object({
+    name: z.string().max(200).default(''),
+    template: z.union([z.string().regex(/^[a-z0-9-]{1,40}$/), catalogTemplateSchema]),
+    /** Uploaded attachments (drop, paste, the web UI), or: */
+    items: z.array(itemInput).min(1).max(20_000).optional(),
+    /** files from catalog.pick. */
+    pickId: z.string().regex(/^[a-f0-9-]{36}$/).optional(),
+    /** Notes CSV (first column or a "file" column names the image). */
+    notesCsv: z.string().max(10_000_000).optional(),
+    concurrency: z.number().int().min(1).max(16).default(1),
+  })
+  .strict()
+  .refine((v) => (v.items === undefined) !== (v.pickId === undefined), { message: 'Give either items or pickId', path: ['items'] });
+
 export const catalogContract = {
   'catalog.templates': call<CatalogTemplate[]>()(z.object({}).strict()),
-  /** Creates a job from uploaded attachments (and failed files), then starts it. */
-  'catalog.create': call<CatalogJobView>()(
-    z
-      .object({
-        name: z.string().max(200).default(''),
-        template: z.union([z.string().regex(/^[a-z0-9-]{1,40}$/), catalogTemplateSchema]),
-        items: z.array(itemInput).min(1).max(20_000),
-        /** Notes CSV (first column or a "file" column names the image). */
-        notesCsv: z.string().max(10_000_000).optional(),
-        concurrency: z.number().int().min(1).max(16).default(1),
-      })
-      .strict(),
-  ),
+  /** Opens the desktop app's dialog for images or a folder; null when cancelled. Not available headless. */
+  'catalog.pick': call<CatalogPick | null>()(z.object({ kind: z.enum(['files', 'folder']).default('files') }).strict()),
+  /** Creates a job from uploaded attachments (and failed files) or a pick, then starts it. */
+  'catalog.create': call<{ job: CatalogJobView; duplicates: string[] }>()(createInput),
   'catalog.list': call<CatalogJobView[]>()(z.object({}).strict()),
   'catalog.items': call<CatalogItemView[]>()(z.object({ jobId }).strict()),
   'catalog.updateItem': call<CatalogItemView>()(
@@ -133,8 +160,10 @@ export const catalogContract = {
   'catalog.resume': call<CatalogJobView>()(z.object({ jobId }).strict()),
   'catalog.cancel': call<CatalogJobView>()(z.object({ jobId }).strict()),
   'catalog.delete': call<{ deleted: boolean }>()(z.object({ jobId }).strict()),
-  'catalog.export': call<{ fileName: string; mimeType: string; data: Uint8Array }>()(
-    z.object({ jobId, format: z.enum(CATALOG_FORMATS), bom: z.boolean().default(false), approvedOnly: z.boolean().default(false) }).strict(),
+  'catalog.export': call<CatalogExport>()(
+    z
+      .object({ jobId, format: z.enum(CATALOG_FORMATS), bom: z.boolean().default(false), approvedOnly: z.boolean().default(false), to: z.enum(EXPORT_TARGETS).default('download') })
+      .strict(),
   ),
   /** Every job now, then every change (jobs and items). */
   'catalog.watch': stream<CatalogEvent>()(z.object({}).strict()),

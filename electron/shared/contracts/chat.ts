@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { stream } from '../contract-kit';
 import type { GenerateEvent } from '../types';
 
-const generationParams = z
+/** The one statement of generation bounds and defaults: chat sends, chat.generate and settings. */
+export const generationParams = z
   .object({
     maxTokens: z.number().int().min(1).max(32_768).default(512),
     temperature: z.number().min(0).max(2).default(0.2),
@@ -44,4 +45,6 @@ export const chatContract = {
 } as const;
 
 export type GenerationParams = z.output<typeof generationParams>;
+/** What a conversation without settings generates with. */
+export const DEFAULT_GENERATION_PARAMS: GenerationParams = generationParams.parse({});
 export type ChatTurn = z.output<typeof chatTurnSchema>;

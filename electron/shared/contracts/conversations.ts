@@ -2,7 +2,9 @@
 // ChatEvents while the backend writes the answer to the database as it arrives.
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
+import { MAX_IMPORT_BYTES, megabytes } from '../limits';
 import type { FinishReason, GeneratePhase } from '../types';
+import { generationParams } from './chat';
 import { engineIdSchema, type AnsweredBy } from './engines';
 
 export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'interrupted' | 'error';
@@ -62,6 +64,8 @@ export interface ConversationSummary {
   deletedAt: number | null;
   /** The engine chosen for this conversation; null follows the global default. */
   engineId: string | null;
+  /** Its first image (an attachment id), shown as the list's thumbnail; null without images. */
+  imageId: string | null;
 }
 
 export interface ConversationView {
@@ -97,13 +101,9 @@ const messageId = z.number().int().positive();
 const attachmentRef = z
   .object({ id: z.string().regex(/^[a-f0-9]{64}$/, 'not an attachment id'), name: z.string().max(512).default('') })
   .strict();
-const settingsParams = z
-  .object({
-    temperature: z.number().min(0).max(2).optional(),
-    maxTokens: z.number().int().min(1).max(32_768).optional(),
-    seed: z.number().int().min(-1).max(2 ** 31 - 1).optional(),
-  })
-  .strict();
+/** The settings a conversation keeps: the generation bounds, no defaults (absent means the default). */
+const { temperature, maxTokens, seed } = generationParams.shape;
+export const settingsParams = z.object({ temperature: temperature.unwrap().optional(), maxTokens: maxTokens.unwrap().optional(), seed: seed.unwrap().optional() }).strict();
 const messageText = z.string().max(200_000);
 
 export const conversationsContract = {
@@ -161,7 +161,7 @@ export const conversationsContract = {
     z.object({ id: conversationId, format: z.enum(['json', 'markdown']) }).strict(),
   ),
   'conversations.import': call<ConversationSummary>()(
-    z.object({ data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 60 * 1024 * 1024, { message: 'Exports are limited to 60 MB' }) }).strict(),
+    z.object({ data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= MAX_IMPORT_BYTES, { message: `Exports are limited to ${megabytes(MAX_IMPORT_BYTES)}` }) }).strict(),
   ),
   'presets.list': call<Preset[]>()(z.object({}).strict()),
   /** Creates a preset, or replaces the user preset with the same id. */

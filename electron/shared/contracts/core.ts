@@ -1,10 +1,10 @@
 // App, engine status and attachments.
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
+import { MAX_IMAGE_BYTES, megabytes } from '../limits';
 import type { AppInfo, AttachmentInfo, EngineStatus } from '../types';
 
-/** Raw image bytes from paste, drop or file pick. Capped here so no transport buffers more. */
-export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+export { MAX_IMAGE_BYTES };
 
 export const coreContract = {
   'app.info': call<AppInfo>()(z.object({}).strict()),
@@ -18,8 +18,9 @@ export const coreContract = {
       .object({
         name: z.string().max(512).default('image'),
         mimeType: z.string().max(128).default(''),
+        // Raw image bytes from paste, drop or file pick. Capped here so no transport buffers more.
         data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= MAX_IMAGE_BYTES, {
-          message: `Images are limited to ${MAX_IMAGE_BYTES / 1024 / 1024} MB`,
+          message: `Images are limited to ${megabytes(MAX_IMAGE_BYTES)}`,
         }),
       })
       .strict(),

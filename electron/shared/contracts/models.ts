@@ -82,6 +82,17 @@ export interface InstalledModel {
   fit: FitReport | null;
 }
 
+/** A pair the engine runs that is not installed here: given with --model (firellava serve, or the app's flag). Never deletable. */
+export interface CommandLineModel {
+  name: string;
+  /** The weights' type ("Q4_K_M"); null when the file does not say. */
+  quantization: string | null;
+  files: { role: ModelFileRole; fileName: string; path: string }[];
+  state: 'loading' | 'ready' | 'error';
+  /** The engine's own sentence: "Ready on CPU", or why it failed. */
+  message: string;
+}
+
 export interface CatalogItem {
   entry: CatalogEntry;
   installed: boolean;
@@ -169,6 +180,8 @@ export const modelsContract = {
   'models.delete': call<{ id: string }>()(byId),
   /** Makes a ready pair the active one and loads it into the engine. */
   'models.setActive': call<InstalledModel>()(byId),
+  /** The pair given on the command line, when that is what the engine runs (else null). */
+  'models.commandLine': call<CommandLineModel | null>()(z.object({}).strict()),
   /** Emits a snapshot of the downloads, then every change. */
   'models.watch': stream<ModelsEvent>()(z.object({}).strict()),
   /** Whether a Hugging Face token is known; the token itself never leaves the backend. */

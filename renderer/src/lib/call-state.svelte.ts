@@ -1,10 +1,26 @@
-// What the settings and model stores share: the last error in words, a busy flag, and contract
-// calls that set both.
+// What the renderer's stores share: the last error in words, a busy flag, and contract calls that
+// set both.
 import type { Result } from '../../../electron/shared/errors';
 
+/** Where the last error lives. Stores of one view share one, so its one banner shows whichever failed last. */
+export class ErrorSlot {
+  message = $state<string | null>(null);
+}
+
 export class CallState {
-  error = $state<string | null>(null);
   busy = $state(false);
+  readonly #slot: ErrorSlot;
+
+  constructor(slot: ErrorSlot = new ErrorSlot()) {
+    this.#slot = slot;
+  }
+
+  get error(): string | null {
+    return this.#slot.message;
+  }
+  set error(message: string | null) {
+    this.#slot.message = message;
+  }
 
   /** The value, or null with the error message kept for the view. */
   protected unwrap<T>(r: Result<T>): T | null {

@@ -1,7 +1,8 @@
 // Finding an image in paste/drop data, and making it something the engine can decode.
 
-/** Same as the contract's MAX_IMAGE_BYTES (a test checks); importing that would bundle zod. */
-export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+import { MAX_IMAGE_BYTES } from '../../../electron/shared/limits';
+
+export { MAX_IMAGE_BYTES };
 
 /** Clipboard sources differ: screenshots arrive only in `items`, copied files often only in `files`. */
 export function imageFromClipboard(data: DataTransfer | null): File | null {
@@ -29,11 +30,9 @@ export function imagesFromClipboard(data: DataTransfer | null): File[] {
   return Array.from(data.files ?? []).filter((f) => f.type.startsWith('image/'));
 }
 
-export function imageFromDrop(data: DataTransfer | null): File | null {
-  if (!data) return null;
-  const files = Array.from(data.files ?? []);
-  // Dropped files may have no type (unknown extension): let the backend sniff the bytes.
-  return files.find((f) => f.type.startsWith('image/')) ?? files[0] ?? null;
+/** Every dropped file that may be an image: typed image/*, or untyped (the backend sniffs the bytes). */
+export function imagesFromDrop(data: DataTransfer | null): File[] {
+  return Array.from(data?.files ?? []).filter((f) => f.type === '' || f.type.startsWith('image/'));
 }
 
 const isWebp = (b: Uint8Array): boolean =>

@@ -1,7 +1,7 @@
 // State of the model manager view: catalog, installed pairs, live downloads. The component only
 // reads this and calls its methods; every call goes through the typed contract.
 import type { ContractClient, StreamHandle } from '../../../electron/shared/client';
-import type { CatalogItem, DownloadJob, HfTokenStatus, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
+import type { CatalogItem, CommandLineModel, DownloadJob, HfTokenStatus, ImportRequest, InstalledModel, PullRequest } from '../../../electron/shared/contracts/models';
 import { firstRunChoice } from './model-view';
 import { CallState } from '../lib/call-state.svelte';
 
@@ -14,6 +14,8 @@ export class ModelManagerState extends CallState {
   loaded = $state(false);
   /** Whether a Hugging Face token is known (never the token itself). */
   token = $state<HfTokenStatus | null>(null);
+  /** The pair given with --model, when that is what answers (it is not in `installed`). */
+  commandLine = $state<CommandLineModel | null>(null);
 
   readonly activeModel = $derived(this.installed.find((m) => m.active) ?? null);
   readonly hasReadyModel = $derived(this.installed.some((m) => m.status === 'ready'));
@@ -28,11 +30,13 @@ export class ModelManagerState extends CallState {
   }
 
   async refresh(): Promise<void> {
-    const [catalog, installed, token] = await Promise.all([
+    const [catalog, installed, token, commandLine] = await Promise.all([
       this.client.call('models.catalog', { nCtx: this.nCtx }),
       this.client.call('models.list', { nCtx: this.nCtx }),
       this.client.call('models.tokenStatus', {}),
+      this.client.call('models.commandLine', {}),
     ]);
+    if (commandLine.ok) this.commandLine = commandLine.value;
     this.catalog = this.unwrap(catalog) ?? this.catalog;
     this.installed = this.unwrap(installed) ?? this.installed;
     this.token = this.unwrap(token) ?? this.token;
@@ -40,7 +44,9 @@ export class ModelManagerState extends CallState {
   }
 
   async refreshInstalled(): Promise<void> {
-    this.installed = this.unwrap(await this.client.call('models.list', { nCtx: this.nCtx })) ?? this.installed;
+    const [installed, commandLine] = await Promise.all([this.client.call('models.list', { nCtx: this.nCtx }), this.client.call('models.commandLine', {})]);
+    this.installed = this.unwrap(installed) ?? this.installed;
+    if (commandLine.ok) this.commandLine = commandLine.value;
   }
 
   /** Loads everything and follows download progress until stop(). */

@@ -8,7 +8,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
 import { writeLlavaPair, type LlavaPairPaths } from '../../electron/fixtures/tiny-llava';
-import { REPO_ROOT } from '../helpers/fixtures';
+import { REPO_ROOT } from './fixtures';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'firellava.cjs');
@@ -33,12 +33,21 @@ export interface Served {
   stderr: () => string;
 }
 
-/** pair null: no model given, as on a first run (the data folder's active pair, if any, loads). */
-export function startServer(pair: LlavaPairPaths | null, dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+/**
+ * pair null: no model given, as on a first run (the data folder's active pair, if any, loads).
+ * node.args go to node before the CLI (e.g. --require); node.ipc opens an IPC channel (child.send).
+ */
+export function startServer(
+  pair: LlavaPairPaths | null,
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  node: { args?: string[]; ipc?: boolean } = {},
+): Promise<Served> {
   const model = pair ? ['--model', pair.model, '--mmproj', pair.mmproj] : [];
-  const child = spawn(process.execPath, [CLI, 'serve', ...model, '--data-dir', dataDir, '--port', '0', ...extraArgs], {
+  const child = spawn(process.execPath, [...(node.args ?? []), CLI, 'serve', ...model, '--data-dir', dataDir, '--port', '0', ...extraArgs], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: node.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
   let out = '';

@@ -1,0 +1,14 @@
+// Size limits, each declared once. No zod here: the renderer imports this without bundling it.
+const MiB = 1024 * 1024;
+
+/** One image (paste, drop, file pick, /v1 image URL): the attachment store refuses more. */
+export const MAX_IMAGE_BYTES = 50 * MiB;
+/** A conversation file for conversations.import (its images included). */
+export const MAX_IMPORT_BYTES = 60 * MiB;
+/** One /rpc request: a MAX_IMAGE_BYTES image in base64 (+ a third) with JSON framing. */
+export const RPC_MAX_BODY_BYTES = 70 * MiB;
+/** One /v1 request: 25 MB like OpenAI's own vision limit per request. */
+export const API_MAX_BODY_BYTES = 25 * MiB;
+
+/** "50 MB": how the limits read in messages. */
+export const megabytes = (bytes: number): string => `${Math.round(bytes / MiB)} MB`;
