@@ -100,13 +100,6 @@ export type WorkerToHost =
 export const DELTA_FLUSH_MS = 16;
 
 /**
- * Written on the worker's stderr before it recreates a context the binding left marked busy (a
- * completion that finished before the binding registered its end: docs/API.md). The reload is the
- * binding's race, not a failure of the request; tests tell it apart from reloads they forbid.
- */
-export const BUSY_RELOAD_MARKER = 'firellava-worker: context left busy by a completion that finished first; recreating it';
-
-/**
  * Sampler settings the worker always passes. The binding enables XTC by default, which sometimes
  * drops the likeliest tokens, and DRY, which costs time per token; LLaVA was tuned for plain
  * temperature / top-k / top-p sampling. Benchmarks pass the same to the raw binding.
