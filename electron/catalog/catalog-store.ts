@@ -109,7 +109,7 @@ export class CatalogStore {
     this.db.transaction(() => {
       this.db
         .prepare("INSERT INTO catalog_jobs (id, name, template, state, source_key, concurrency, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)")
-        .run(id, input.name.slice(0, 200), JSON.stringify(input.template), input.sourceKey ?? null, input.concurrency ?? 0, t, t);
+        .run(id, input.name.slice(0, 200), JSON.stringify(input.template), input.sourceKey ?? null, input.concurrency ?? 1, t, t);
       const insert = this.db.prepare(
         'INSERT INTO catalog_items (job_id, position, file_name, attachment_id, notes, status, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, attachment_id) DO NOTHING',
       );

@@ -60,7 +60,7 @@ it('runs two items at once on 3 slots, with the rows of a one-by-one run', async
   const sequential = spans.splice(0);
   for (let i = 1; i < sequential.length; i++) expect(sequential[i]!.start).toBeGreaterThanOrEqual(sequential[i - 1]!.end);
 
-  const side = svc.create({ name: 'side by side', template, items: photos }).job;
+  const side = svc.create({ name: 'side by side', template, items: photos, concurrency: 0 }).job;
   await svc.whenIdle(side.id);
   // Some item started before another one ended: two generations overlapped in time.
   const overlapped = spans.some((a) => spans.some((b) => a !== b && b.start >= a.start && b.start < a.end));

@@ -149,7 +149,7 @@ export class CatalogState {
 
   private async create(source: { items: Item[] } | { pickId: string }, template: CatalogTemplate, notes: File | null, name: string): Promise<boolean> {
     const notesCsv = notes ? await notes.text() : undefined;
-    const created = await this.call(this.client.call('catalog.create', { ...source, template, notesCsv, name }));
+    const created = await this.call(this.client.call('catalog.create', { ...source, template, notesCsv, name, concurrency: 1 }));
     if (!created) return false;
     if (!this.jobs.some((j) => j.id === created.job.id)) this.jobs.unshift(created.job);
     if (created.duplicates.length > 0) this.notice = `Same pixels as another photo, kept once: ${created.duplicates.join(', ')}`;
