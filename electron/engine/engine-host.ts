@@ -125,6 +125,8 @@ export class LocalEngine implements Engine {
           return await this.generateNow(request, onEvent, accepted, signal);
         } finally {
           queueMicrotask(() => this.slotsChanged());
+          // The answer's state is committed after done: the size shown follows without delaying it.
+          if (this.options.cacheDir) void this.refreshCacheSize().catch(() => undefined);
         }
       });
     } finally {
@@ -134,6 +136,8 @@ export class LocalEngine implements Engine {
 
   /** Size of the disk cache after deleting every state in it. */
   async clearKvCache(): Promise<number> {
+    // A state still being put in place would come back after the delete.
+    if (this.link.alive && this.loadedParams) await this.link.request('settle', {});
     await clearCache(this.cacheDir);
     return this.refreshCacheSize();
   }
