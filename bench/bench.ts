@@ -20,6 +20,7 @@ import { convertBench } from './convert-bench';
 import { FIRELLAVA_13B_TEXT, FIRELLAVA_VISION, FIXTURE_GENERATOR_VERSION, writeLlavaPair, type LlavaPairPaths, type TinyLlavaOptions } from '../electron/fixtures/tiny-llava';
 import { startHttpServer, type RunningServer } from '../electron/server/http-server';
 import { rendererStreamBench } from './renderer-bench';
+import { slotsBench } from './slots-bench';
 import { storeBench } from './store-bench';
 import type { ChatTurn } from '../electron/shared/contract';
 import type { ContractClient } from '../electron/shared/client';
@@ -343,6 +344,11 @@ async function main(): Promise<void> {
   const out = table(rows);
   console.log(`\nFireLLaVA bench, ${new Date().toISOString()}, ${os.cpus().length} CPU cores, node ${process.version}\n`);
   console.log(out);
+  // Resume from the per-conversation KV cache and parallel streams (BENCH_SLOTS=0 skips): the 336 px scenario.
+  const resume = scenarios[scenarios.length - 1]!;
+  if (process.env.BENCH_SLOTS !== '0') {
+    console.log(`\n${await slotsBench({ ...resume, cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS, streamTokens: smoke ? 16 : 256, rounds: smoke ? 1 : 3 })}`);
+  }
   // BENCH_STORE=0 skips the store and both renderer sections; BENCH_GRID=0 only the review grid.
   if (process.env.BENCH_STORE !== '0') {
     console.log(`\n${await standalone.store!()}\n\n${await standalone.renderer!()}`);

@@ -18,6 +18,8 @@ declare module '@fugood/llama.node' {
     n_gpu_layers?: number;
     n_parallel?: number;
     ctx_shift?: boolean;
+    /** Off: n_ctx is split evenly between the n_parallel sequences. */
+    kv_unified?: boolean;
     lib_variant?: LibVariant;
     use_mmap?: boolean;
   }
@@ -61,7 +63,44 @@ declare module '@fugood/llama.node' {
     };
   }
 
+  export interface LlamaParallelCompletionOptions extends LlamaCompletionOptions {
+    /** State (+ `<path>.meta` with the media identity) to start from; an unreadable file answers EMPTY, no error. */
+    load_state_path?: string;
+    save_state_path?: string;
+  }
+
+  export interface LlamaParallelCompletionResult {
+    requestId: number;
+    text: string;
+    context_full: boolean;
+    stopped_eos?: boolean;
+    stopped_limit?: boolean;
+    stopped_limited?: boolean;
+    stopped_word?: boolean;
+    tokens_predicted: number;
+    tokens_evaluated: number;
+    /** cache_n: tokens reused from the slot or a loaded state; prompt_n: tokens evaluated now. */
+    timings: { cache_n: number; prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number };
+  }
+
+  export interface LlamaParallelAPI {
+    enable(config?: { n_parallel?: number; n_batch?: number }): Promise<boolean>;
+    /** Rejects with "Request cancelled" after stop(); the other requests run on. */
+    completion(
+      options: LlamaParallelCompletionOptions,
+      onToken?: (requestId: number, token: LlamaCompletionToken) => void,
+    ): Promise<{ requestId: number; promise: Promise<LlamaParallelCompletionResult>; stop: () => void }>;
+    getStatus(): {
+      n_parallel: number;
+      active_slots: number;
+      queued_requests: number;
+      requests: { request_id: number; state: string; prompt_length: number; tokens_generated: number }[];
+    };
+  }
+
   export interface LlamaContext {
+    parallel: LlamaParallelAPI;
+    tokenize(text: string, media_paths?: string[]): Promise<{ tokens: ArrayLike<number> }>;
     completion(options: LlamaCompletionOptions, onToken?: (token: LlamaCompletionToken) => void): Promise<LlamaCompletionResult>;
     stopCompletion(): void;
     initMultimodal(options: { path: string; use_gpu?: boolean }): boolean;

@@ -117,7 +117,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const { system, turns } = await chatTurns(body.messages, imageOptions).finally(release);
     const s = shapeOf('chat', body);
     const params = paramsOf(body, body.max_completion_tokens ?? body.max_tokens);
-    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, system, turns, params, responseFormat }, onDuration });
+    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, cacheBy: 'prefix', system, turns, params, responseFormat }, onDuration });
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse, raw: unknown): Promise<void> => {
@@ -130,7 +130,7 @@ export function createOpenAiApi(options: OpenAiApiOptions): ApiHandler {
     const images = await storeImages(imageUrls, imageOptions).finally(release);
     const s = shapeOf('completion', body);
     const params = paramsOf(body, body.max_tokens);
-    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params, responseFormat }, onDuration });
+    await writeCompletion(req, res, s, { engine, request: { conversationId: s.id, cacheBy: 'none', system: '', turns: [{ role: 'user', text: '', images }], rawPrompt: prompt, params, responseFormat }, onDuration });
   };
 
   const responses = createResponsesHandler({

@@ -175,7 +175,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     };
     const terminal = await generateFor(req, res, {
       engine: deps.engine,
-      request: { conversationId: id, system, turns, params, responseFormat },
+      request: { conversationId: id, cacheBy: 'prefix', system, turns, params, responseFormat },
       ...(body.stream === true ? { onText } : {}),
       onDuration: deps.onDuration,
     });

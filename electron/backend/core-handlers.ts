@@ -29,6 +29,7 @@ export function createCoreHandlers(deps: {
     },
 
     'engine.status': async () => engine.status(),
+    'engine.clearCache': async () => ({ bytes: (await engine.clearKvCache?.()) ?? 0 }),
 
     'engine.watch': (_input, emit, signal) => watchUntilAborted(signal, emit, (l) => engine.onStatus(l), () => engine.status()),
 

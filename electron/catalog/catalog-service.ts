@@ -1,4 +1,4 @@
-// Runs catalog jobs: k items at a time (default 1) through Engine.generate, each one its own
+// Runs catalog jobs: k items at a time (catalogWorkers) through Engine.generate, each one its own
 // conversation with its own image. Every finished item is saved as it finishes; pause lets the
 // items in flight finish, cancel stops them (they go back to the queue).
 import { readFile } from 'node:fs/promises';
@@ -19,6 +19,15 @@ import type { GeneratePhase } from '../shared/types';
 import { CatalogStore, MAX_ATTEMPTS, STOPPED_TWICE, type NewItem, type StoredJob } from './catalog-store';
 import { notesFor, type NotesByFile } from './catalog-notes';
 import { CATALOG_PARAMS, charCount, checkOutput, LIST_COUNT, limitOf, maxTokensFor, responseFormatFor, turnFor } from './catalog-templates';
+
+/**
+ * Items one job runs at once: the engine's slots less one, kept free for a chat that could send
+ * (at least 1; a remote engine or one not loaded yet: 1). A job's own concurrency (> 0) only lowers it.
+ */
+export function catalogWorkers(engine: Engine, concurrency: number): number {
+  const free = Math.max(1, (engine.status().slots?.total ?? 1) - 1);
+  return concurrency > 0 ? Math.min(concurrency, free) : free;
+}
 
 export interface CatalogServiceOptions {
   store: CatalogStore;
@@ -160,7 +169,7 @@ export class CatalogService {
       this.store.setState(jobId, 'running');
       const runner: Runner = { jobId, stop: new AbortController(), startedAt: performance.now(), finishedHere: 0, phases: new Map(), done: Promise.resolve(), notice: null };
       this.runners.set(jobId, runner);
-      runner.done = this.run(runner, Math.max(1, job.concurrency)).finally(() => {
+      runner.done = this.run(runner, catalogWorkers(this.engine, job.concurrency)).finally(() => {
         this.runners.delete(jobId);
         this.emitJob(jobId);
       });
@@ -310,6 +319,7 @@ export class CatalogService {
       const last = await this.engine.generate(
         {
           conversationId: `catalog-${item.jobId}-${item.id}`,
+          cacheBy: 'none',
           system: '',
           turns: [turnFor(template, item.notes, { id: item.attachmentId!, path: file }, only)],
           params: { ...CATALOG_PARAMS, maxTokens: maxTokensFor(template, only), ...this.params, ...(redos > 0 || crashes > 0 ? { seed: -1 } : {}) },

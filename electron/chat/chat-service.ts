@@ -47,6 +47,7 @@ export class ChatService {
   private readonly store: HistoryStore;
   readonly engines: EngineRegistry;
   private readonly attachments: AttachmentStore;
+  private readonly engine: Engine;
   private readonly flushMs: number;
   /** conversationId → stop switch of the answer being written there. */
   private readonly running = new Map<string, AbortController>();
@@ -63,6 +64,7 @@ export class ChatService {
   constructor(options: ChatServiceOptions) {
     this.store = options.store;
     this.engines = options.engines ?? new EngineRegistry({ local: options.engine });
+    this.engine = options.engine;
     this.attachments = options.attachments;
     this.flushMs = options.flushMs ?? FLUSH_MS;
     this.localEngine = options.engine;
@@ -197,9 +199,11 @@ export class ChatService {
 
   /** Empties the trash, then deletes image files no remaining message refers to. */
   async emptyTrash(minAgeMs?: number): Promise<{ conversations: number; files: number }> {
-    const conversations = this.store.emptyTrash();
+    const ids = this.store.emptyTrash();
+    // Their saved KV states would only take disk space now.
+    await Promise.all(ids.map((id) => this.engine.forgetConversation?.(id)));
     const files = await this.attachments.collect(this.store.referencedAttachmentIds(), minAgeMs);
-    return { conversations, files };
+    return { conversations: ids.length, files };
   }
 
   private assertIdle(conversationId: string): void {

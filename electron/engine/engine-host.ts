@@ -1,19 +1,24 @@
 // The local engine: validates weights, picks a GPU build and layer count, and drives the worker
 // process (worker-link.ts). A worker crash fails only the request in flight; the next request
 // restarts it, unless the pair killed it twice at load or on its first answer (crash-report.ts).
+import os from 'node:os';
 import path from 'node:path';
 import { ok, type AppError, type Result } from '../shared/errors';
-import type { EngineDeviceInfo, EngineStatus, FinishReason, GenerateEvent, GeneratePhase } from '../shared/types';
+import type { EngineDeviceInfo, EngineStatus, GenerateEvent, GeneratePhase } from '../shared/types';
 import { CrashLedger, type CrashFacts } from './crash-report';
 import { NO_MODEL_STATUS, type Engine, type GenerateRequest, type ModelPair } from './engine';
 import { parseDeviceNames } from './device-names';
-import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan, type ModelFootprint } from './gpu-plan';
-import { validateModelPair, type ModelPairInfo } from './model-validator';
+import { candidateVariants, detectNvidiaDriver, planGpuLayers, usableGpus, type GpuPlan } from './gpu-plan';
+import { validateModelPair } from './model-validator';
 import { formatFireLlavaPrompt } from './prompt-format';
 import { formatRawPrompt } from './raw-prompt';
+import { footprintOf, stateKeys, terminalOf } from './engine-results';
+import { cacheSize, clearCache, defaultCapBytes, deleteConversationState, enforceCap } from './kv-cache';
+import { SlotGate } from './slot-gate';
+import { planSlots } from './slot-plan';
 import { WorkerLink } from './worker-link';
 import { spawnNodeWorker, spawnNodeWorkerLive, type SpawnWorker } from './worker-process';
-import type { CompleteResult, LibVariant, LoadParams, WorkerDevice } from './worker-protocol';
+import type { LibVariant, LoadParams, WorkerDevice } from './worker-protocol';
 
 export interface LocalEngineOptions {
   /** Built worker bundle; defaults to dist/engine/engine-worker.cjs beside the calling bundle. */
@@ -29,6 +34,12 @@ export interface LocalEngineOptions {
   hasNvidiaDriver?: boolean;
   /** Receives native log text from the worker. */
   onLog?: (text: string) => void;
+  /** Sequences served at once; unset or 0: from free memory and the model's KV size (slot-plan.ts). */
+  slots?: number;
+  /** Per-conversation KV states (kv-cache/ under the data folder); unset: no disk cache. */
+  cacheDir?: string;
+  /** Cache size cap; default min(8 GB, 10% of free disk). */
+  cacheCapBytes?: number;
 }
 
 type Terminal = GenerateEvent & { type: 'done' | 'error' };
@@ -39,23 +50,13 @@ export function defaultWorkerEntry(): string {
   return path.resolve(here, '..', 'engine', 'engine-worker.cjs');
 }
 
-function footprintOf(info: ModelPairInfo): ModelFootprint {
-  return {
-    layerBytes: info.model.layerBytes,
-    outputBytes: info.model.outputBytes,
-    nEmbd: info.model.nEmbd,
-    nHead: info.model.nHead,
-    nHeadKv: info.model.nHeadKv,
-    nVocab: info.model.nVocab,
-    mmprojBytes: info.mmproj?.fileBytes ?? 0,
-  };
-}
-
 const BACKEND_LABEL: Record<LibVariant, string> = { cuda: 'CUDA', vulkan: 'Vulkan', default: 'Metal' };
 
 export class LocalEngine implements Engine {
   private readonly link: WorkerLink;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly gate = new SlotGate(1);
+  /** Without a data folder the states live in a private temp folder, removed on dispose. */
+  private readonly cacheDir: string;
   private readonly listeners = new Set<(status: EngineStatus) => void>();
   private current: EngineStatus = NO_MODEL_STATUS;
   /** What to reload after a worker crash, and the status to return to. */
@@ -64,14 +65,17 @@ export class LocalEngine implements Engine {
   /** Usable GPUs found by any devices request; [] once every build was asked and none has one. */
   private knownGpus: EngineDeviceInfo[] | null = null;
   private disposed = false;
-  /** Requests waiting for or holding the worker; more than zero means a new one queues. */
-  private chainBusy = 0;
+  /** Generate requests accepted and not finished (running or waiting), for 429s. */
+  private accepted = 0;
+  private capBytes = 0;
+  private cacheBytes: number | null = null;
   private readonly crashes = new CrashLedger();
   private readonly brokenListeners = new Set<(pair: ModelPair, message: string) => void>();
   /** The loaded pair has answered (or survived) a request since its last load. */
   private answeredSinceLoad = false;
 
   constructor(private readonly options: LocalEngineOptions = {}) {
+    this.cacheDir = options.cacheDir ?? path.join(os.tmpdir(), `firellava-kv-${process.pid}-${Math.random().toString(36).slice(2)}`);
     this.link = new WorkerLink({
       // Live output only for someone watching it; otherwise the host is not woken for every log line.
       spawn: options.spawn ?? (options.onLog ? spawnNodeWorkerLive : spawnNodeWorker),
@@ -106,25 +110,69 @@ export class LocalEngine implements Engine {
     const accepted = performance.now();
     const cancelled: Terminal = { type: 'error', error: { code: 'CANCELLED', message: 'Stopped before the answer started' } };
     if (signal?.aborted) return cancelled;
-    if (this.chainBusy) onEvent({ type: 'phase', phase: 'queued' });
-    this.chainBusy++;
+    if (this.gate.waiting > 0 || this.gate.inUse >= this.gate.capacity) onEvent({ type: 'phase', phase: 'queued' });
+    this.accepted++;
     try {
-      return await this.exclusive(async () => {
+      // The worker died earlier: one restart for everyone waiting, alone, before answering.
+      if (this.loadedParams && !this.link.alive) {
+        const restarted = await this.exclusive(() => this.restartWorker(onEvent));
+        if (restarted) return restarted;
+      }
+      return await this.gate.run(false, async () => {
         if (signal?.aborted) return cancelled;
-        return this.generateNow(request, onEvent, accepted, signal);
+        this.slotsChanged();
+        try {
+          return await this.generateNow(request, onEvent, accepted, signal);
+        } finally {
+          queueMicrotask(() => this.slotsChanged());
+          // The answer's state is committed after done: the size shown follows without delaying it.
+          if (this.options.cacheDir) void this.refreshCacheSize().catch(() => undefined);
+        }
       });
     } finally {
-      this.chainBusy--;
+      this.accepted--;
     }
   }
 
+  /** Size of the disk cache after deleting every state in it. */
+  async clearKvCache(): Promise<number> {
+    // A state still being put in place would come back after the delete.
+    if (this.link.alive && this.loadedParams) await this.link.request('settle', {});
+    await clearCache(this.cacheDir);
+    return this.refreshCacheSize();
+  }
+
+  /** The conversation is gone (deleted, trash emptied): so is its saved state. */
+  async forgetConversation(conversationId: string): Promise<void> {
+    await deleteConversationState(this.cacheDir, conversationId);
+    await this.refreshCacheSize();
+  }
+
+  async refreshCacheSize(): Promise<number> {
+    if (this.link.alive && this.loadedParams) await this.link.request('settle', {});
+    this.cacheBytes = this.options.cacheDir ? await cacheSize(this.cacheDir) : null;
+    this.slotsChanged();
+    return this.cacheBytes ?? 0;
+  }
+
+  private slotsChanged(): void {
+    if (this.current.state !== 'ready') return;
+    this.setStatus({
+      slots: { inUse: this.gate.inUse, total: this.gate.capacity },
+      kvCache: this.cacheBytes === null ? null : { bytes: this.cacheBytes, capBytes: this.capBytes },
+    });
+  }
+
   async dispose(): Promise<void> {
+    // Quit: states the worker is still putting in place are finished first (bounded).
+    if (this.link.alive && this.loadedParams) await Promise.race([this.link.request('settle', {}), new Promise((r) => setTimeout(r, 10_000))]);
     this.disposed = true;
     this.link.dispose();
+    if (!this.options.cacheDir) await clearCache(this.cacheDir);
   }
 
   queueLength(): number {
-    return this.chainBusy;
+    return this.accepted;
   }
 
   /**
@@ -134,7 +182,7 @@ export class LocalEngine implements Engine {
    */
   async probeDevices(): Promise<EngineDeviceInfo[] | null> {
     if (this.knownGpus) return this.knownGpus;
-    if (this.chainBusy > 0) return null;
+    if (this.accepted > 0) return null;
     return this.exclusive(async () => {
       for (const variant of this.variants()) {
         if (this.knownGpus) break;
@@ -152,9 +200,7 @@ export class LocalEngine implements Engine {
   // ---------------------------------------------------------------------------------------------
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task, task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.gate.run(true, task);
   }
 
   private setStatus(patch: Partial<EngineStatus>): void {
@@ -184,6 +230,7 @@ export class LocalEngine implements Engine {
       progress: 0,
     });
     const nCtx = Math.min(this.options.nCtx ?? 4096, info.model.nCtxTrain || 4096);
+    if (!this.capBytes) this.capBytes = this.options.cacheCapBytes ?? (await defaultCapBytes(this.cacheDir));
     const footprint = footprintOf(info);
     const platform = this.options.platform ?? process.platform;
 
@@ -209,6 +256,15 @@ export class LocalEngine implements Engine {
         nCtx,
         visionOnGpu: plan.visionOnGpu,
         nThreads: this.options.nThreads ?? 0,
+        nParallel: planSlots({
+          footprint,
+          nCtx,
+          gpuFreeBytes: gpu && plan.nGpuLayers > 0 ? gpu.memoryBytes : null,
+          ramFreeBytes: os.freemem(),
+          ...(this.options.slots ? { override: this.options.slots } : {}),
+        }),
+        cacheDir: this.cacheDir,
+        cacheCapBytes: this.capBytes,
       };
       const loaded = await this.link.request('load', params);
       if (!loaded.ok) {
@@ -223,6 +279,7 @@ export class LocalEngine implements Engine {
       }
       this.loadedParams = params;
       this.answeredSinceLoad = false;
+      this.gate.capacity = params.nParallel;
       const onGpu = gpu !== undefined && plan.nGpuLayers > 0;
       const device = onGpu ? { backend: this.backendOf(variant), name: gpu.name, memoryBytes: gpu.memoryBytes } : { backend: 'cpu', name: 'CPU', memoryBytes: null };
       if (!onGpu && !fallbackReason && !this.options.cpuOnly) fallbackReason = gpu ? `${gpu.name} has too little free memory for this model` : 'No supported GPU was found';
@@ -241,6 +298,9 @@ export class LocalEngine implements Engine {
         error: null,
         progress: null,
       });
+      const left = await enforceCap(this.cacheDir, this.capBytes);
+      if (this.options.cacheDir) this.cacheBytes = left;
+      this.slotsChanged();
       this.readyStatus = this.current;
       return ok(this.current);
     }
@@ -272,7 +332,26 @@ export class LocalEngine implements Engine {
     return ok(gpu);
   }
 
-    private async generateNow(
+    /** Null when the worker runs again (or already did: another request restarted it). */
+  private async restartWorker(onEvent: (event: GenerateEvent) => void): Promise<Terminal | null> {
+    if (!this.loadedParams || this.link.alive) return null;
+    const pair: ModelPair = { model: this.loadedParams.model, mmproj: this.loadedParams.mmproj };
+    const brokenWhy = this.crashes.brokenReason(pair);
+    if (brokenWhy) return { type: 'error', error: { code: 'MODEL_LOAD_FAILED', message: brokenWhy } };
+    onEvent({ type: 'phase', phase: 'loading-model' });
+    this.setStatus({ state: 'loading', message: 'Restarting the engine…', progress: 0 });
+    const reloaded = await this.link.request('load', this.loadedParams);
+    if (!reloaded.ok) {
+      const error = this.crashed(reloaded.error, 'load', pair, false);
+      this.setStatus({ state: 'error', message: error.message, error, progress: null });
+      return { type: 'error', error };
+    }
+    this.answeredSinceLoad = false;
+    if (this.readyStatus) this.setStatus(this.readyStatus);
+    return null;
+  }
+
+  private async generateNow(
     request: GenerateRequest,
     onEvent: (event: GenerateEvent) => void,
     accepted: number,
@@ -284,20 +363,8 @@ export class LocalEngine implements Engine {
     const pair: ModelPair = { model: this.loadedParams.model, mmproj: this.loadedParams.mmproj };
     const brokenWhy = this.crashes.brokenReason(pair);
     if (brokenWhy) return { type: 'error', error: { code: 'MODEL_LOAD_FAILED', message: brokenWhy } };
-    if (!this.link.alive) {
-      // The worker died earlier: restart it and reload the same weights before answering.
-      onEvent({ type: 'phase', phase: 'loading-model' });
-      this.setStatus({ state: 'loading', message: 'Restarting the engine…', progress: 0 });
-      const reloaded = await this.link.request('load', this.loadedParams);
-      if (!reloaded.ok) {
-        const error = this.crashed(reloaded.error, 'load', pair, false);
-        this.setStatus({ state: 'error', message: error.message, error, progress: null });
-        return { type: 'error', error };
-      }
-      this.answeredSinceLoad = false;
-      if (this.readyStatus) this.setStatus(this.readyStatus);
-    }
-
+    // Died while this one waited for a slot: fail like the requests it took down.
+    if (!this.link.alive) return { type: 'error', error: { code: 'ENGINE_CRASHED', message: 'The engine stopped unexpectedly; it restarts with your next message' } };
     const formatted =
       request.rawPrompt !== undefined ? formatRawPrompt(request.rawPrompt, request.turns) : formatFireLlavaPrompt(request.system, request.turns);
     onEvent({ type: 'image', attachmentId: formatted.usedImageId, ignoredAttachmentIds: formatted.ignoredImageIds });
@@ -319,6 +386,7 @@ export class LocalEngine implements Engine {
         presencePenalty: request.params.presencePenalty ?? 0,
         frequencyPenalty: request.params.frequencyPenalty ?? 0,
         responseFormat: request.responseFormat ?? null,
+        ...stateKeys(request),
       },
       (event) => {
         if (event.kind === 'delta') {
@@ -346,28 +414,7 @@ export class LocalEngine implements Engine {
     this.answeredSinceLoad = true;
     this.crashes.clear(pair);
     if (!result.ok) return { type: 'error', error: result.error };
-    return this.finish(result.value, ttftMs, accepted);
-  }
-
-  private finish(r: CompleteResult, ttftMs: number | null, accepted: number): Terminal {
-    const finishReason: FinishReason = r.interrupted ? 'cancelled' : r.contextFull ? 'context-full' : r.hitLimit ? 'length' : 'stop';
-    const totalMs = performance.now() - accepted;
-    return {
-      type: 'done',
-      finishReason,
-      text: r.text,
-      usage: {
-        promptTokens: r.promptTokens,
-        cachedTokens: Math.max(0, r.promptTokens - r.promptEvaluated),
-        completionTokens: r.completionTokens,
-      },
-      timings: {
-        ttftMs: ttftMs ?? totalMs,
-        tokensPerSecond: r.predictedMs > 0 ? (r.completionTokens * 1000) / r.predictedMs : 0,
-        promptMs: r.promptMs,
-        totalMs,
-      },
-    };
+    return terminalOf(result.value, ttftMs, accepted);
   }
 
   /** A worker death on this pair: named with the file and likely cause, counted, and on the second one the pair is broken. */

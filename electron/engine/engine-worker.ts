@@ -5,10 +5,12 @@ import { inspectImage } from '../attachments/image-inspect';
 import { AppErrorException, type AppError } from '../shared/errors';
 import type { ResponseFormat } from './engine';
 import { stageMarker, type StageRole } from './crash-report';
+import { settingsFingerprint } from './kv-cache';
 import { MEDIA_MARKER } from './prompt-format';
+import { SlotBook } from './slot-book';
+import { StopFilter } from './stop-filter';
 import { TokenCoalescer } from './token-coalescer';
 import {
-  BUSY_RELOAD_MARKER,
   DELTA_FLUSH_MS,
   SAMPLER_OVERRIDES,
   type CompleteParams,
@@ -50,12 +52,12 @@ const getBinding = async (): Promise<Binding> => (binding ??= await import('@fug
 
 let ctx: Context | null = null;
 let loaded: LoadParams | null = null;
-/** Prompt and image of the last completion: the binding reuses the KV cache for a shared prefix. */
-let lastPrompt = '';
-let lastMedia = '';
+let slots = new SlotBook(null, '', 0);
+/** A load, unload or devices request runs alone; completions run side by side in the slots. */
 let busy = false;
 const cancelled = new Set<number>();
-let activeId: number | null = null;
+/** Running completions and how to stop each one (stopping one leaves the other slots alone). */
+const active = new Map<number, () => void>();
 
 async function devices(libVariant: LibVariant): Promise<RequestMap['devices']['result']> {
   const b = await getBinding();
@@ -72,8 +74,7 @@ async function devices(libVariant: LibVariant): Promise<RequestMap['devices']['r
 async function release(): Promise<void> {
   const old = ctx;
   ctx = null;
-  lastPrompt = '';
-  lastMedia = '';
+  slots = new SlotBook(null, '', 0);
   if (old) await old.release();
 }
 
@@ -90,12 +91,13 @@ async function load(params: LoadParams): Promise<LoadResult> {
   markStage('model', params.model);
   const next = await b.loadModel({
     model: params.model,
-    n_ctx: params.nCtx,
+    // Every slot gets the full context (kv_unified off splits n_ctx evenly between sequences).
+    n_ctx: params.nCtx * params.nParallel,
     n_gpu_layers: params.nGpuLayers,
     lib_variant: params.libVariant,
     ...(params.nThreads > 0 ? { n_threads: params.nThreads } : {}),
-    // One sequence: a desktop app answers one message at a time; more slots only cost memory.
-    n_parallel: 1,
+    n_parallel: params.nParallel,
+    kv_unified: false,
     ctx_shift: false,
   });
   let vision = false;
@@ -116,49 +118,25 @@ async function load(params: LoadParams): Promise<LoadResult> {
       throw new WorkerFailure({ code: 'MODEL_LOAD_FAILED', message: 'The vision projector could not be initialised', detail: params.mmproj });
     }
   }
+  // Parallel mode even for one slot: one code path, and per-request state files for the disk cache.
+  if (!(await next.parallel.enable({ n_parallel: params.nParallel, n_batch: 512 }))) {
+    await next.release();
+    throw new WorkerFailure({ code: 'MODEL_LOAD_FAILED', message: 'The engine could not start its parallel slots' });
+  }
+  const settings = await settingsFingerprint({ model: params.model, mmproj: params.mmproj, nCtx: params.nCtx, cacheType: 'f16' });
+  slots = new SlotBook(params.cacheDir, settings, params.cacheCapBytes);
   ctx = next;
   loaded = params;
   return { libVariant: params.libVariant, usedDevices: next.getUsedDevices(), vision, loadMs: performance.now() - started };
-}
-
-/** The binding leaves a context stuck after a failed completion; only a fresh one recovers. */
-async function reload(id: number): Promise<void> {
-  if (!loaded) return;
-  emit(id, { kind: 'phase', phase: 'reloading' });
-  await load(loaded);
 }
 
 function emit(id: number, event: WorkerEvent): void {
   send({ type: 'event', id, event });
 }
 
-const BUSY = /Another completion is in progress/;
-type CompletionOptions = Parameters<Context['completion']>[0];
-type TokenCallback = NonNullable<Parameters<Context['completion']>[1]>;
+type ParallelOptions = Parameters<Context['parallel']['completion']>[0];
 
-/**
- * The binding clears its "busy" mark only after the native worker started, so a completion that
- * finishes very fast can leave the context refusing the next call. Wait a moment and retry; if it
- * is still stuck, a fresh context recovers (the KV cache is lost, nothing else).
- */
-async function completeWithRetry(options: CompletionOptions, onToken: TokenCallback, nothingStreamed: () => boolean) {
-  for (let attempt = 0; ; attempt++) {
-    if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
-    try {
-      return await ctx.completion(options, onToken);
-    } catch (err) {
-      const stuck = BUSY.test(err instanceof Error ? err.message : String(err));
-      if (!stuck || attempt >= 2 || !nothingStreamed()) throw err;
-      if (attempt === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      else if (loaded) {
-        process.stderr.write(`${BUSY_RELOAD_MARKER}\n`);
-        await load(loaded);
-      }
-    }
-  }
-}
-
-function bindingFormat(format: ResponseFormat): NonNullable<CompletionOptions['response_format']> {
+function bindingFormat(format: ResponseFormat): NonNullable<ParallelOptions['response_format']> {
   return format.type === 'json_schema' ? { type: 'json_schema', json_schema: { strict: true, schema: format.schema } } : { type: 'json_object' };
 }
 
@@ -170,10 +148,10 @@ const contextFull = (detail: string): WorkerFailure =>
   });
 
 /**
- * A completion that fails on its image leaves the context stuck (a reload, seconds on a big model),
- * so a missing, empty, foreign or truncated file is refused before it starts. A structural check
- * of the bytes, not a decode: the binding's tokenizer would read the image too, but that doubles
- * the decode (0.85-1.8 s for a 12 MP image on the 2-core dev host).
+ * A completion that fails on its image can leave the context stuck (a reload, seconds on a big
+ * model), so a missing, empty, foreign or truncated file is refused before it starts. A structural
+ * check of the bytes, not a decode: the binding's tokenizer would read the image too, but that
+ * doubles the decode (0.85-1.8 s for a 12 MP image on the 2-core dev host).
  */
 async function checkMedia(mediaPaths: string[]): Promise<void> {
   for (const file of mediaPaths) {
@@ -192,24 +170,29 @@ async function checkMedia(mediaPaths: string[]): Promise<void> {
   }
 }
 
+/** The package's types say stopped_limit; the direct completion says stopped_limited (measured). */
+const limited = (r: { stopped_limit?: boolean; stopped_limited?: boolean }): boolean => r.stopped_limit === true || r.stopped_limited === true;
+
+const cancelledResult = (): CompleteResult => ({
+  text: '', promptTokens: 0, promptEvaluated: 0, completionTokens: 0, interrupted: true, contextFull: false, hitLimit: false, promptMs: 0, predictedMs: 0, firstTokenMs: null, stateBytesRead: 0,
+});
+
 async function complete(id: number, p: CompleteParams): Promise<CompleteResult> {
-  if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
+  if (!ctx || !loaded) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
   if (p.mediaPaths.length > 0 && !ctx.isMultimodalEnabled()) {
     throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'This model was loaded without a vision projector, so it cannot see images' });
   }
-  const media = p.mediaPaths.join('\n');
-  const marker = lastPrompt.indexOf(MEDIA_MARKER);
-  // Same image at the same place as last time: the cached prefix already holds its embedding.
-  const imageCached =
-    media !== '' && media === lastMedia && marker >= 0 && p.prompt.startsWith(lastPrompt.slice(0, marker + MEDIA_MARKER.length));
-  if (media && !imageCached) {
+  if (p.mediaPaths.length > 0) {
     await checkMedia(p.mediaPaths);
     // Stopped while the image was read: nothing ran yet.
-    if (cancelled.has(id)) {
-      return { text: '', promptTokens: 0, promptEvaluated: 0, completionTokens: 0, interrupted: true, contextFull: false, hitLimit: false, promptMs: 0, predictedMs: 0, firstTokenMs: null };
-    }
+    if (cancelled.has(id)) return cancelledResult();
   }
-  emit(id, { kind: 'phase', phase: media && !imageCached ? 'encoding-image' : 'evaluating-prompt' });
+  // A prompt past the slot's context fails the whole batch natively (other slots included) and
+  // answers empty: count its text tokens first (cheap; images only add to it).
+  const textTokens = (await ctx.tokenize(p.prompt.split(MEDIA_MARKER).join(''))).tokens.length;
+  if (textTokens >= loaded.nCtx) throw contextFull(`prompt of ${textTokens} text tokens`);
+  const disk = await slots.diskPlan(id, p);
+  emit(id, { kind: 'phase', phase: p.mediaPaths.length > 0 && !disk.loadPath ? 'encoding-image' : 'evaluating-prompt' });
 
   const coalescer = new TokenCoalescer((text) => emit(id, { kind: 'delta', text }), DELTA_FLUSH_MS);
   const started = performance.now();
@@ -217,80 +200,99 @@ async function complete(id: number, p: CompleteParams): Promise<CompleteResult> 
   let streamed = '';
   let finished = false;
   let tokenCallbacks = 0;
+  let stoppedAt = 0;
+  const stopper = new StopFilter(p.stop);
   const onToken = (text: string): void => {
     if (firstTokenMs === null) {
       firstTokenMs = performance.now() - started;
       emit(id, { kind: 'phase', phase: 'generating' });
     }
     streamed += text;
-    coalescer.push(text);
+    const shown = stopper.push(text);
+    if (shown) coalescer.push(shown);
   };
-  activeId = id;
+  const options: ParallelOptions = {
+    prompt: p.prompt,
+    media_paths: p.mediaPaths.length > 0 ? p.mediaPaths : undefined,
+    n_predict: p.nPredict,
+    temperature: p.temperature,
+    top_k: p.topK,
+    top_p: p.topP,
+    seed: p.seed,
+    stop: p.stop.length > 0 ? p.stop : undefined,
+    penalty_present: p.presencePenalty,
+    penalty_freq: p.frequencyPenalty,
+    // Only response_format constrains a raw prompt; the binding ignores json_schema there.
+    ...(p.responseFormat ? { response_format: bindingFormat(p.responseFormat) } : {}),
+    ...(disk.savePath ? { save_state_path: disk.savePath } : {}),
+    ...SAMPLER_OVERRIDES,
+  };
+  const run = async (loadPath: string | null) => {
+    if (!ctx) throw new WorkerFailure({ code: 'NO_MODEL', message: 'No model is loaded' });
+    const queued = await ctx.parallel.completion(loadPath ? { ...options, load_state_path: loadPath } : options, (_rid, token) => {
+      tokenCallbacks++;
+      // Token callbacks can arrive after the promise resolved; the final text has them.
+      if (!finished) onToken(token.token);
+    });
+    active.set(id, () => {
+      // The promise of a stopped request rejects: keep how far it got from the slot's status.
+      const seen = ctx?.parallel.getStatus().requests.find((r) => r.request_id === queued.requestId);
+      if (seen) stoppedAt = seen.prompt_length;
+      queued.stop();
+    });
+    if (cancelled.has(id)) active.get(id)?.();
+    return queued.promise;
+  };
   try {
-    const result = await completeWithRetry(
-      {
-        prompt: p.prompt,
-        media_paths: p.mediaPaths.length > 0 ? p.mediaPaths : undefined,
-        n_predict: p.nPredict,
-        temperature: p.temperature,
-        top_k: p.topK,
-        top_p: p.topP,
-        seed: p.seed,
-        stop: p.stop.length > 0 ? p.stop : undefined,
-        penalty_present: p.presencePenalty,
-        penalty_freq: p.frequencyPenalty,
-        // Only response_format constrains a raw prompt; the binding ignores json_schema there.
-        ...(p.responseFormat ? { response_format: bindingFormat(p.responseFormat) } : {}),
-        ...SAMPLER_OVERRIDES,
-      },
-      (token) => {
-        tokenCallbacks++;
-        // The binding can deliver token callbacks after completion() resolved; the final text has them.
-        if (!finished) onToken(token.token);
-      },
-      () => streamed === '',
-    );
+    let result = await run(disk.loadPath);
+    // A state the binding could not read answers empty with zero timings: never show that, redo cold.
+    if (disk.loadPath && result.text === '' && result.timings.prompt_n === 0 && result.timings.cache_n === 0 && !cancelled.has(id)) {
+      await slots.dropState(p.loadKey);
+      disk.bytesRead = 0;
+      result = await run(null);
+    }
     finished = true;
+    const promptTokens = result.timings.cache_n + result.timings.prompt_n;
+    // Nothing evaluated and nothing said: the batch failed natively (an image pushed it past the context).
+    if (promptTokens === 0 && result.tokens_predicted === 0 && !cancelled.has(id)) throw contextFull('the prompt could not be evaluated');
     // The prompt alone filled the context: nothing was generated, so this is an error, not an empty answer.
     if (result.context_full && result.tokens_predicted === 0 && result.text === '') {
-      lastPrompt = '';
-      lastMedia = '';
       throw contextFull(`full before the first token; prompt of ${p.prompt.length} characters`);
     }
     if (result.text.startsWith(streamed) && result.text.length > streamed.length) onToken(result.text.slice(streamed.length));
+    const tail = stopper.end();
+    if (tail) coalescer.push(tail);
     coalescer.flush();
-    // Text and cache both contain the answer now; the next turn's prompt extends this one.
-    lastPrompt = p.prompt + result.text;
-    lastMedia = media;
-    // tokens_evaluated counts the prompt plus the generated tokens; prompt_n only what was not cached.
-    const promptTokens = Math.max(0, result.tokens_evaluated - result.tokens_predicted);
+    slots.afterAnswer(p, disk.savePath);
+    const text = StopFilter.cut(result.text, p.stop);
     return {
-      text: result.text,
+      text,
       promptTokens,
       promptEvaluated: result.timings.prompt_n,
-      // For text prompts the binding reports one token fewer than it generated; its stopped_limited
-      // flag is right, and a limit-stopped answer has exactly n_predict tokens.
-      completionTokens: result.stopped_limited ? p.nPredict : Math.max(result.tokens_predicted, tokenCallbacks),
-      interrupted: result.interrupted || cancelled.has(id),
+      completionTokens: limited(result) ? p.nPredict : Math.max(result.tokens_predicted, tokenCallbacks),
+      interrupted: cancelled.has(id),
       contextFull: result.context_full,
-      hitLimit: !result.interrupted && !result.context_full && result.stopped_limited === true,
+      hitLimit: !cancelled.has(id) && !result.context_full && limited(result) && text === result.text,
       promptMs: result.timings.prompt_ms,
       predictedMs: result.timings.predicted_ms,
       firstTokenMs,
+      stateBytesRead: disk.bytesRead,
     };
   } catch (err) {
     finished = true;
     coalescer.flush();
+    await slots.discard(disk.savePath);
     if (err instanceof WorkerFailure) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    await reload(id);
-    if (/context/i.test(message) && /(space|full|size)/i.test(message)) throw contextFull(message);
+    // Stop of one sequence rejects its promise; the others run on untouched.
+    if (cancelled.has(id)) return { ...cancelledResult(), text: StopFilter.cut(streamed, p.stop), firstTokenMs, completionTokens: tokenCallbacks, promptTokens: stoppedAt, promptEvaluated: stoppedAt };
+    if (/context/i.test(message) && /(space|full|size|exceed|long)/i.test(message)) throw contextFull(message);
     if (p.mediaPaths.length > 0 && /(image|media|bitmap|load|decode)/i.test(message)) {
       throw new WorkerFailure({ code: 'IMAGE_INVALID', message: 'The engine could not read this image', detail: message });
     }
     throw new WorkerFailure({ code: 'GENERATION_FAILED', message: `Generation failed: ${message}` });
   } finally {
-    activeId = null;
+    active.delete(id);
   }
 }
 
@@ -302,6 +304,9 @@ async function handle<K extends RequestKind>(kind: K, id: number, params: Reques
       return load(params as LoadParams);
     case 'complete':
       return complete(id, params as CompleteParams);
+    case 'settle':
+      await slots.settled();
+      return null;
     case 'unload':
       await release();
       loaded = null;
@@ -314,15 +319,16 @@ async function handle<K extends RequestKind>(kind: K, id: number, params: Reques
 async function onMessage(message: HostToWorker): Promise<void> {
   if (message.type === 'cancel') {
     cancelled.add(message.id);
-    if (activeId === message.id) ctx?.stopCompletion();
+    active.get(message.id)?.();
     return;
   }
   const { id, kind, params } = message;
-  if (busy) {
+  const alone = kind !== 'complete' && kind !== 'settle';
+  if (busy || (alone && active.size > 0)) {
     send({ type: 'result', id, ok: false, error: { code: 'ENGINE_BUSY', message: 'The engine is busy with another request' } });
     return;
   }
-  busy = true;
+  if (alone) busy = true;
   try {
     if (cancelled.has(id)) throw new WorkerFailure({ code: 'CANCELLED', message: 'Cancelled' });
     const value = await handle(kind, id, params);
@@ -333,7 +339,7 @@ async function onMessage(message: HostToWorker): Promise<void> {
     send({ type: 'result', id, ok: false, error });
   } finally {
     cancelled.delete(id);
-    busy = false;
+    if (alone) busy = false;
   }
 }
 

@@ -37,6 +37,12 @@ export interface GenerateRequest {
   rawPrompt?: string;
   /** Unset: free text. */
   responseFormat?: ResponseFormat;
+  /**
+   * How its KV state is kept for a later turn: 'conversation' (default, the chat) by conversationId;
+   * 'prefix' (/v1, stateless clients) by a hash of the turns, found again when the client resends
+   * them plus an answer and a new question; 'none' (catalog items, raw prompts).
+   */
+  cacheBy?: 'conversation' | 'prefix' | 'none';
 }
 
 export interface Engine {
@@ -50,6 +56,10 @@ export interface Engine {
   queueLength?(): number;
   /** GPUs usable without loading a model; null when not known yet. */
   probeDevices?(): Promise<EngineDeviceInfo[] | null>;
+  /** Deletes every saved KV state; resolves with the cache size after (0). */
+  clearKvCache?(): Promise<number>;
+  /** The conversation was deleted for good: its saved KV state goes too. */
+  forgetConversation?(conversationId: string): Promise<void>;
   /** A pair crashed the engine twice and is refused from now on (the library marks it broken). */
   onPairBroken?(listener: (pair: ModelPair, message: string) => void): () => void;
 }

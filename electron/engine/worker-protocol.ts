@@ -21,6 +21,11 @@ export interface LoadParams {
   visionOnGpu: boolean;
   /** CPU threads for llama.cpp; 0 lets it choose. */
   nThreads: number;
+  /** Sequences served at once (slot-plan.ts); each gets nCtx tokens of KV. */
+  nParallel: number;
+  /** kv-cache/ folder for per-conversation states; null: no disk cache. */
+  cacheDir: string | null;
+  cacheCapBytes: number;
 }
 
 export interface LoadResult {
@@ -43,6 +48,9 @@ export interface CompleteParams {
   frequencyPenalty: number;
   /** JSON-constrained generation (see engine.ts ResponseFormat); null: free text. */
   responseFormat: ResponseFormat | null;
+  /** State to start from (kv-cache.ts) and to save the answer under; null: none. */
+  loadKey: string | null;
+  saveKey: string | null;
 }
 
 export interface CompleteResult {
@@ -59,6 +67,8 @@ export interface CompleteResult {
   predictedMs: number;
   /** Worker clock: completion() call to first token. */
   firstTokenMs: number | null;
+  /** Bytes of a saved state loaded from the disk cache for this answer (0: none). */
+  stateBytesRead: number;
 }
 
 export type WorkerPhase = 'encoding-image' | 'evaluating-prompt' | 'generating' | 'reloading';
@@ -68,6 +78,8 @@ export interface RequestMap {
   load: { params: LoadParams; result: LoadResult };
   complete: { params: CompleteParams; result: CompleteResult };
   unload: { params: Record<string, never>; result: null };
+  /** Resolves once every saved state is checksummed and in place (before quit, size reports). */
+  settle: { params: Record<string, never>; result: null };
 }
 
 export type RequestKind = keyof RequestMap;
@@ -86,13 +98,6 @@ export type WorkerToHost =
 
 /** Deltas leave the worker at most this often (the first one at once): IPC per token falls behind at 1,000+ tok/s. */
 export const DELTA_FLUSH_MS = 16;
-
-/**
- * Written on the worker's stderr before it recreates a context the binding left marked busy (a
- * completion that finished before the binding registered its end: docs/API.md). The reload is the
- * binding's race, not a failure of the request; tests tell it apart from reloads they forbid.
- */
-export const BUSY_RELOAD_MARKER = 'firellava-worker: context left busy by a completion that finished first; recreating it';
 
 /**
  * Sampler settings the worker always passes. The binding enables XTC by default, which sometimes

@@ -61,7 +61,7 @@ async function start(): Promise<void> {
   const dataDir = app.getPath('userData');
   hardenSession(session.defaultSession);
 
-  const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs') });
+  const engine = createLocalEngine({ spawn: spawnUtilityWorker, workerEntry: path.join(DIST, 'engine', 'engine-worker.cjs'), cacheDir: path.join(dataDir, 'kv-cache') });
   // The Hugging Face token comes from the OS keychain (electron/secrets), else the environment.
   const secrets = createFileSecretStore(path.join(dataDir, 'secrets.json'), safeStorage);
   const hfTokenStore = {

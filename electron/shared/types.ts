@@ -32,6 +32,10 @@ export interface EngineStatus {
   error: AppError | null;
   /** 0..1 while loading. */
   progress: number | null;
+  /** Sequences generating now / slots the engine serves at once (local engine, once loaded). */
+  slots?: { inUse: number; total: number };
+  /** Per-conversation KV states on disk; null: no disk cache. */
+  kvCache?: { bytes: number; capBytes: number } | null;
 }
 
 export interface AttachmentInfo {

@@ -178,12 +178,13 @@ export class HistoryStore {
     return this.summary(id);
   }
 
-  /** Deletes trashed conversations for good (messages follow by cascade); returns how many. */
-  emptyTrash(): number {
+  /** Deletes trashed conversations for good (messages follow by cascade); returns their ids. */
+  emptyTrash(): string[] {
     return this.db.transaction(() => {
-      const n = this.db.prepare('DELETE FROM conversations WHERE deleted_at IS NOT NULL').run().changes;
+      const ids = (this.db.prepare('SELECT id FROM conversations WHERE deleted_at IS NOT NULL').all() as { id: string }[]).map((r) => r.id);
+      this.db.prepare('DELETE FROM conversations WHERE deleted_at IS NOT NULL').run();
       this.db.prepare('DELETE FROM attachments WHERE id NOT IN (SELECT attachment_id FROM message_attachments)').run();
-      return n;
+      return ids;
     })();
   }
 

@@ -235,4 +235,23 @@ describe('chat service', () => {
     await expect(attachments.pathOf(drop.id)).rejects.toThrow(/not stored/);
     expect(await attachments.pathOf(keep.id)).toContain(keep.id);
   });
+
+  it("deletes a conversation's saved KV state when the trash is emptied", async () => {
+    fresh();
+    const cacheDir = path.join(dir, 'kv-cache');
+    const cached = startEngine({ cacheDir });
+    try {
+      expect((await cached.load(fx.pair)).ok).toBe(true);
+      chat = new ChatService({ store, engine: cached, attachments });
+      const c = store.createConversation('cached');
+      finished(await run((emit, s) => chat.send({ conversationId: c.id, text: 'Hello there.', attachments: [] }, emit, s)));
+      const bytes = await cached.refreshCacheSize();
+      expect(bytes).toBeGreaterThan(0);
+      store.trash(c.id);
+      await chat.emptyTrash(0);
+      expect(await cached.refreshCacheSize()).toBe(0);
+    } finally {
+      await cached.dispose();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { EngineTurn, GenerateRequest } from '../../electron/engine/engine';
 import { createLocalEngine, type LocalEngine, type LocalEngineOptions } from '../../electron/engine/engine-host';
 import { spawnNodeWorker, type SpawnWorker } from '../../electron/engine/worker-process';
-import { BUSY_RELOAD_MARKER, type RequestKind } from '../../electron/engine/worker-protocol';
+import type { RequestKind } from '../../electron/engine/worker-protocol';
 import type { GenerateEvent } from '../../electron/shared/types';
 import { REPO_ROOT } from './fixtures';
 
@@ -15,18 +15,13 @@ export function startEngine(options: Omit<LocalEngineOptions, 'workerEntry'> = {
   return createLocalEngine({ ...options, workerEntry: WORKER_ENTRY });
 }
 
-/**
- * Counts model loads in the engine's native log; pass `onLog` to startEngine. `loads` leaves out
- * the reloads the binding's busy race forces (BUSY_RELOAD_MARKER), which `busyReloads` counts:
- * they happen at random on a loaded machine, and a test about when the engine reloads means the others.
- */
-export function loadCounter(): { onLog: (text: string) => void; loads: () => number; busyReloads: () => number } {
+/** Counts model loads in the engine's native log; pass `onLog` to startEngine. */
+export function loadCounter(): { onLog: (text: string) => void; loads: () => number } {
   let log = '';
   const count = (marker: string): number => log.split(marker).length - 1;
   return {
     onLog: (text) => (log += text),
-    loads: () => count('llama_model_loader: loaded meta data') - count(BUSY_RELOAD_MARKER),
-    busyReloads: () => count(BUSY_RELOAD_MARKER),
+    loads: () => count('llama_model_loader: loaded meta data'),
   };
 }
 

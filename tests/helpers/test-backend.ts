@@ -58,6 +58,7 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'app.setTheme': { theme: 'blue' },
   'engine.status': 'not an object',
   'engine.watch': { follow: true },
+  'engine.clearCache': { all: true },
   'attachments.add': { name: 'x.png', data: 'not bytes' },
   'chat.generate': { conversationId: 'c1', turns: [{ role: 'assistant', text: 'hi' }] },
   'conversations.list': { limit: 0 },

@@ -224,7 +224,7 @@ describe('history store', () => {
     expect(store.listConversations().map((c) => c.title)).toEqual(['A', 'B']);
     expect(store.getConversation(a.id).messages.map((m) => m.text)).toEqual(['hi']);
     store.trash(b.id);
-    expect(store.emptyTrash()).toBe(1);
+    expect(store.emptyTrash()).toHaveLength(1);
     expect(() => store.getConversation(b.id)).toThrow(/does not exist/);
     expect(store.rename(a.id, '  Renamed  ').title).toBe('Renamed');
     expect(() => store.rename(a.id, '   ')).toThrow(/cannot be empty/);

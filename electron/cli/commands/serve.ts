@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const engine = createLocalEngine({
     cpuOnly: values.cpu,
+    cacheDir: path.join(dataDir, 'kv-cache'),
     ...(values.verbose ? { onLog: (text: string) => process.stderr.write(text) } : {}),
   });
   const backend = createBackend({ dataDir, engine, app: { name: 'FireLLaVA', version: pkg.version } });

@@ -137,7 +137,11 @@ const createInput = z
     pickId: z.string().regex(/^[a-f0-9-]{36}$/).optional(),
     /** Notes CSV (first column or a "file" column names the image). */
     notesCsv: z.string().max(10_000_000).optional(),
-    concurrency: z.number().int().min(1).max(16).default(1),
+    /**
+     * Items at once; 0: as many as the engine's slots allow with one left for a chat (catalogWorkers).
+     * Default 1: a worker crash stops every item in flight, and "stopped twice" would blame bystanders.
+     */
+    concurrency: z.number().int().min(0).max(16).default(1),
   })
   .strict()
   .refine((v) => (v.items === undefined) !== (v.pickId === undefined), { message: 'Give either items or pickId', path: ['items'] });

@@ -14,6 +14,8 @@ export const coreContract = {
   'engine.status': call<EngineStatus>()(z.object({}).strict()),
   /** Emits the current status at once, then every change. */
   'engine.watch': stream<EngineStatus>()(z.object({}).strict()),
+  /** Deletes every saved conversation state (kv-cache/); answers the cache size after. */
+  'engine.clearCache': call<{ bytes: number }>()(z.object({}).strict()),
   'attachments.add': call<AttachmentInfo>()(
     z
       .object({
