@@ -42,10 +42,14 @@ function installScriptedClient(config: { tokens: number; rate: number; engines: 
       let cancel = (): void => {};
       const done = new Promise((resolve) => {
         if (name === 'engine.watch') {
-          onEvent(status);
+          // Later, as a real transport delivers: an event inside stream() runs in the caller's effect.
+          setTimeout(() => onEvent(status));
           cancel = () => resolve({ ok: false, error: { code: 'CANCELLED', message: 'Cancelled' } });
           return;
         }
+        setTimeout(() => streamAnswer(resolve));
+      });
+      const streamAnswer = (resolve: (r: unknown) => void): void => {
         onEvent({ type: 'conversation', conversation });
         onEvent({ type: 'message', message: msg(1, 'user', 'Describe it', 'complete') });
         onEvent({ type: 'message', message: msg(2, 'assistant', '', 'streaming') });
@@ -62,7 +66,7 @@ function installScriptedClient(config: { tokens: number; rate: number; engines: 
             resolve({ ok: true, value: undefined });
           }
         }, 1);
-      });
+      };
       return { cancel: () => cancel(), done };
     },
   };
