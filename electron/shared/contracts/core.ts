@@ -1,7 +1,7 @@
 // App, engine status and attachments.
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
-import { KV_CACHE_CAP_MAX_BYTES, KV_CACHE_CAP_MIN_BYTES, KV_CACHE_CAP_RANGE, MAX_IMAGE_BYTES, megabytes } from '../limits';
+import { KV_CACHE_CAP_MAX_BYTES, KV_CACHE_CAP_MIN_BYTES, KV_CACHE_CAP_MESSAGE, MAX_IMAGE_BYTES, megabytes } from '../limits';
 import { THEMES } from '../theme';
 import type { AppInfo, AttachmentInfo, EngineStatus } from '../types';
 
@@ -23,8 +23,8 @@ export const coreContract = {
         bytes: z
           .number({ message: 'The cache cap must be a number of bytes' })
           .int({ message: 'The cache cap must be a whole number of bytes' })
-          .min(KV_CACHE_CAP_MIN_BYTES, { message: `The cache cap must be ${KV_CACHE_CAP_RANGE}` })
-          .max(KV_CACHE_CAP_MAX_BYTES, { message: `The cache cap must be ${KV_CACHE_CAP_RANGE}` })
+          .min(KV_CACHE_CAP_MIN_BYTES, { message: KV_CACHE_CAP_MESSAGE })
+          .max(KV_CACHE_CAP_MAX_BYTES, { message: KV_CACHE_CAP_MESSAGE })
           .nullable(),
       })
       .strict(),
