@@ -65,6 +65,7 @@ describe('cache cap setting', () => {
     const first = await boot(dataDir);
     const answered = await collect(first.engine, request([user('Same length question.')], { maxTokens: 8 }, 'recent'));
     expect(answered.terminal.type).toBe('done');
+    await first.engine.refreshCacheSize();
     await bigState(cacheDir, 'oldest', 300e6, 2 * 3600_000);
     await bigState(cacheDir, 'older', 300e6, 3600_000);
     const has = async (id: string) => (await readdir(cacheDir)).some((n) => path.join(cacheDir, n).startsWith(`${conversationStem(cacheDir, id)}.state`));
