@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createAttachmentStore, resolveAttachmentFile, type AttachmentStore, type AttachmentVariant } from '../attachments/attachment-store';
 import { ChatService } from '../chat/chat-service';
 import { EngineRegistry } from '../engine/engine-registry';
+import { getKvCacheCap } from '../store/app-settings';
 import { HistoryStore } from '../store/history-store';
 import { ensurePrivateDir, makeTreePrivate } from '../store/private-files';
 import type { Recovery } from '../store/recover-database';
@@ -66,6 +67,9 @@ export function createBackend({ dataDir, engine, app, databasePath, models: inje
   const attachments = injectedAttachments ?? createAttachmentStore(dataDir);
   const history = HistoryStore.open(databasePath ?? path.join(dataDir, 'history.sqlite'));
   const startupNotices = history.recovery ? [recoveryNotice(history.recovery)] : [];
+  // The user's cache cap (App settings): set before anything loads a model, which uses it.
+  const savedCap = getKvCacheCap(history.db);
+  if (savedCap !== null) void engine.setCacheCap?.(savedCap).catch(() => undefined);
   const chat = new ChatService({ store: history, engine, attachments, engines: new EngineRegistry({ local: engine, dataDir, secrets }) });
   const cleanups: (() => void | Promise<void>)[] = [];
   // The first pair (import, pull, conversion) answers without a restart or a setActive.

@@ -142,6 +142,21 @@ export class LocalEngine implements Engine {
     return this.refreshCacheSize();
   }
 
+  /**
+   * A new cap (null: the default): the worker keeps to it after each save and, like a restarted
+   * worker, deletes the least recently used states over it now. Sets the cap before any await, so
+   * a number given at start-up is the one the first load uses.
+   */
+  async setCacheCap(bytes: number | null): Promise<{ bytes: number; capBytes: number }> {
+    const capBytes = bytes ?? (await defaultCapBytes(this.cacheDir));
+    this.capBytes = capBytes;
+    if (this.loadedParams) this.loadedParams = { ...this.loadedParams, cacheCapBytes: capBytes };
+    // A worker busy loading is told by loadNow once loaded; the disk is trimmed here meanwhile.
+    const told = this.link.alive && this.loadedParams ? await this.link.request('cap', { capBytes }) : null;
+    if (!told?.ok) await enforceCap(this.cacheDir, capBytes);
+    return { bytes: await this.refreshCacheSize(), capBytes };
+  }
+
   /** The conversation is gone (deleted, trash emptied): so is its saved state. */
   async forgetConversation(conversationId: string): Promise<void> {
     await deleteConversationState(this.cacheDir, conversationId);
@@ -278,6 +293,11 @@ export class LocalEngine implements Engine {
         return { ok: false, error };
       }
       this.loadedParams = params;
+      // The cap was changed during the load: the worker started with the old one.
+      if (params.cacheCapBytes !== this.capBytes) {
+        this.loadedParams = { ...params, cacheCapBytes: this.capBytes };
+        await this.link.request('cap', { capBytes: this.capBytes });
+      }
       this.answeredSinceLoad = false;
       this.gate.capacity = params.nParallel;
       const onGpu = gpu !== undefined && plan.nGpuLayers > 0;

@@ -307,6 +307,9 @@ async function handle<K extends RequestKind>(kind: K, id: number, params: Reques
     case 'settle':
       await slots.settled();
       return null;
+    case 'cap':
+      await slots.setCap((params as RequestMap['cap']['params']).capBytes);
+      return null;
     case 'unload':
       await release();
       loaded = null;
@@ -323,7 +326,7 @@ async function onMessage(message: HostToWorker): Promise<void> {
     return;
   }
   const { id, kind, params } = message;
-  const alone = kind !== 'complete' && kind !== 'settle';
+  const alone = kind !== 'complete' && kind !== 'settle' && kind !== 'cap';
   if (busy || (alone && active.size > 0)) {
     send({ type: 'result', id, ok: false, error: { code: 'ENGINE_BUSY', message: 'The engine is busy with another request' } });
     return;

@@ -58,6 +58,8 @@ export interface Engine {
   probeDevices?(): Promise<EngineDeviceInfo[] | null>;
   /** Deletes every saved KV state; resolves with the cache size after (0). */
   clearKvCache?(): Promise<number>;
+  /** A new cache size cap (null: the default), applied at once; resolves with the cache size after. */
+  setCacheCap?(bytes: number | null): Promise<{ bytes: number; capBytes: number }>;
   /** The conversation was deleted for good: its saved KV state goes too. */
   forgetConversation?(conversationId: string): Promise<void>;
   /** A pair crashed the engine twice and is refused from now on (the library marks it broken). */

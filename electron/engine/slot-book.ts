@@ -19,7 +19,7 @@ export class SlotBook {
   constructor(
     private readonly cacheDir: string | null,
     private readonly settings: string,
-    private readonly capBytes: number,
+    private capBytes: number,
   ) {}
 
   async diskPlan(id: number, p: CompleteParams): Promise<DiskPlan> {
@@ -52,6 +52,13 @@ export class SlotBook {
   /** Every pending commit finished (tests, size reports). */
   async settled(): Promise<void> {
     await Promise.all(this.commits.values());
+  }
+
+  /** Later saves keep to the new cap; states over it go now (after the saves in flight). */
+  async setCap(capBytes: number): Promise<void> {
+    this.capBytes = capBytes;
+    await this.settled();
+    if (this.cacheDir) await enforceCap(this.cacheDir, capBytes);
   }
 
   async dropState(key: string | null): Promise<void> {

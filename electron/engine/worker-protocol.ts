@@ -80,6 +80,8 @@ export interface RequestMap {
   unload: { params: Record<string, never>; result: null };
   /** Resolves once every saved state is checksummed and in place (before quit, size reports). */
   settle: { params: Record<string, never>; result: null };
+  /** A new cache cap: used after each save from now on, and states over it are deleted at once. */
+  cap: { params: { capBytes: number }; result: null };
 }
 
 export type RequestKind = keyof RequestMap;

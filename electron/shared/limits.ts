@@ -12,3 +12,9 @@ export const API_MAX_BODY_BYTES = 25 * MiB;
 
 /** "50 MB": how the limits read in messages. */
 export const megabytes = (bytes: number): string => `${Math.round(bytes / MiB)} MB`;
+
+/** The KV cache size cap a user may set (App settings); null there means the default. Decimal units, as formatBytes shows them. */
+export const KV_CACHE_CAP_MIN_BYTES = 256e6;
+export const KV_CACHE_CAP_MAX_BYTES = 1e12;
+export const KV_CACHE_CAP_MESSAGE = 'The cache cap must be 256 MB to 1 TB';
+export const isKvCacheCap = (n: number): boolean => Number.isInteger(n) && n >= KV_CACHE_CAP_MIN_BYTES && n <= KV_CACHE_CAP_MAX_BYTES;

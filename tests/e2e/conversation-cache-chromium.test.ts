@@ -1,5 +1,6 @@
 // The conversation cache in App settings, in Debian Chromium against `firellava serve`: after an
-// answer its saved state shows as the cache size (and in the status bar); Clear cache empties it.
+// answer its saved state shows as the cache size (and in the status bar); Clear cache empties it;
+// the user sets the cap, sees a wrong one refused, and goes back to the default.
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,4 +51,28 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('conversation cache in
     expect(await section.getByRole('button', { name: 'Clear cache' }).isDisabled()).toBe(true);
     expect(chat.problems.join('\n')).toBe('');
   }, 120_000);
+
+  it('sets the cache cap, refuses one out of range inline, and goes back to the default', async () => {
+    const page = chat.page;
+    const section = page.getByRole('region', { name: 'Conversation cache' });
+    const size = () => section.getByTestId('kv-cache-size').textContent();
+    await expect.poll(size, SLOW).toMatch(/ of /);
+    const defaultCap = (await size())!.split(' of ')[1];
+    const field = section.getByRole('textbox', { name: 'Size cap (GB)' });
+
+    await field.fill('2.5');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(size, SLOW).toMatch(/ of 2\.5 GB$/);
+    expect(await field.inputValue()).toBe('2.5');
+
+    await field.fill('0.1');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => section.getByRole('alert').textContent(), SLOW).toMatch(/256 MB to 1 TB/);
+    expect(await size()).toMatch(/ of 2\.5 GB$/);
+
+    await section.getByRole('button', { name: 'Default' }).click();
+    await expect.poll(size, SLOW).toBe(`0 B of ${defaultCap}`);
+    expect(await section.getByRole('alert').count()).toBe(0);
+    expect(chat.problems.join('\n')).toBe('');
+  }, 60_000);
 });

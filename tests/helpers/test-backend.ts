@@ -59,6 +59,7 @@ export const INVALID_INPUTS: Record<keyof Contract, unknown> = {
   'engine.status': 'not an object',
   'engine.watch': { follow: true },
   'engine.clearCache': { all: true },
+  'engine.setCacheCap': { bytes: 1000 },
   'attachments.add': { name: 'x.png', data: 'not bytes' },
   'chat.generate': { conversationId: 'c1', turns: [{ role: 'assistant', text: 'hi' }] },
   'conversations.list': { limit: 0 },

@@ -58,7 +58,7 @@ describe('app.setTheme', () => {
   const told: Theme[] = [];
   const backend = createTestBackend();
   afterAll(() => backend.cleanup());
-  const handlers = createCoreHandlers({ engine: backend.engine, attachments: backend.attachments, app: { name: 'x', version: '0' }, windowTheme: { set: async (t) => void told.push(t) } });
+  const handlers = createCoreHandlers({ engine: backend.engine, history: backend.backend.history, attachments: backend.attachments, app: { name: 'x', version: '0' }, windowTheme: { set: async (t) => void told.push(t) } });
   const withWindow = createDispatcher(coreContract, handlers);
   const ctx = { transport: 'electron' as const };
 

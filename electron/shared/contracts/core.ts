@@ -1,7 +1,7 @@
 // App, engine status and attachments.
 import { z } from 'zod';
 import { call, stream } from '../contract-kit';
-import { MAX_IMAGE_BYTES, megabytes } from '../limits';
+import { KV_CACHE_CAP_MAX_BYTES, KV_CACHE_CAP_MIN_BYTES, KV_CACHE_CAP_MESSAGE, MAX_IMAGE_BYTES, megabytes } from '../limits';
 import { THEMES } from '../theme';
 import type { AppInfo, AttachmentInfo, EngineStatus } from '../types';
 
@@ -16,6 +16,19 @@ export const coreContract = {
   'engine.watch': stream<EngineStatus>()(z.object({}).strict()),
   /** Deletes every saved conversation state (kv-cache/); answers the cache size after. */
   'engine.clearCache': call<{ bytes: number }>()(z.object({}).strict()),
+  /** Saves the cache size cap (null: the default) and applies it at once; answers the size and cap after. */
+  'engine.setCacheCap': call<{ bytes: number; capBytes: number }>()(
+    z
+      .object({
+        bytes: z
+          .number({ message: 'The cache cap must be a number of bytes' })
+          .int({ message: 'The cache cap must be a whole number of bytes' })
+          .min(KV_CACHE_CAP_MIN_BYTES, { message: KV_CACHE_CAP_MESSAGE })
+          .max(KV_CACHE_CAP_MAX_BYTES, { message: KV_CACHE_CAP_MESSAGE })
+          .nullable(),
+      })
+      .strict(),
+  ),
   'attachments.add': call<AttachmentInfo>()(
     z
       .object({
