@@ -68,6 +68,8 @@ export class LocalEngine implements Engine {
   /** Generate requests accepted and not finished (running or waiting), for 429s. */
   private accepted = 0;
   private capBytes = 0;
+  /** Measured once per start: a default that followed the free disk would drift while shown. */
+  private defaultCap: Promise<number> | null = null;
   private cacheBytes: number | null = null;
   private readonly crashes = new CrashLedger();
   private readonly brokenListeners = new Set<(pair: ModelPair, message: string) => void>();
@@ -148,13 +150,17 @@ export class LocalEngine implements Engine {
    * a number given at start-up is the one the first load uses.
    */
   async setCacheCap(bytes: number | null): Promise<{ bytes: number; capBytes: number }> {
-    const capBytes = bytes ?? (await defaultCapBytes(this.cacheDir));
+    const capBytes = bytes ?? (await this.defaultCapOnce());
     this.capBytes = capBytes;
     if (this.loadedParams) this.loadedParams = { ...this.loadedParams, cacheCapBytes: capBytes };
     // A worker busy loading is told by loadNow once loaded; the disk is trimmed here meanwhile.
     const told = this.link.alive && this.loadedParams ? await this.link.request('cap', { capBytes }) : null;
     if (!told?.ok) await enforceCap(this.cacheDir, capBytes);
     return { bytes: await this.refreshCacheSize(), capBytes };
+  }
+
+  private defaultCapOnce(): Promise<number> {
+    return (this.defaultCap ??= defaultCapBytes(this.cacheDir));
   }
 
   /** The conversation is gone (deleted, trash emptied): so is its saved state. */
@@ -245,7 +251,7 @@ export class LocalEngine implements Engine {
       progress: 0,
     });
     const nCtx = Math.min(this.options.nCtx ?? 4096, info.model.nCtxTrain || 4096);
-    if (!this.capBytes) this.capBytes = this.options.cacheCapBytes ?? (await defaultCapBytes(this.cacheDir));
+    if (!this.capBytes) this.capBytes = this.options.cacheCapBytes ?? (await this.defaultCapOnce());
     const footprint = footprintOf(info);
     const platform = this.options.platform ?? process.platform;
 

@@ -264,7 +264,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('main.ts booted under 
     expect(again.conversations).toMatchObject({ ok: true, value: [{ title: expect.any(String) }] });
 
     // Quit from the menu (role 'quit' calls app.quit) with the window open: same clean end.
-    await app.run(async (s) => void s.app.quit());
+    // It waits for the worker first: on a loaded machine the quit could come before it starts.
+    await app.run(async (s) => {
+      for (let i = 0; i < 300 && !s.utility[0]?.pid; i++) await new Promise((r) => setTimeout(r, 100));
+      s.app.quit();
+    });
     expect(await app.exited, app.output()).toEqual({ code: 0, signal: null });
     expect(app.report()!.utility).toMatchObject([{ killedByApp: true }]);
     expect(readdirSync(options.userData).filter((f) => f.startsWith('history.sqlite'))).toEqual(['history.sqlite']);
