@@ -224,7 +224,7 @@ export class DownloadJobs {
 
   async pause(id: string): Promise<DownloadJob> {
     const job = this.jobs.get(id);
-    if (!job) throw new ModelManagerError('NOT_FOUND', 'NO_DOWNLOAD', `No download for "${id}"`);
+    if (!job) throw noDownload(id);
     if (job.controller && job.view.state !== 'done') {
       job.stopping = 'pause';
       job.controller.abort();
@@ -236,7 +236,7 @@ export class DownloadJobs {
   /** Resumes a paused or failed download, also one left by an earlier run of the app. */
   async resume(id: string): Promise<DownloadJob> {
     const entry = await this.registry.get(id);
-    if (!entry) throw new ModelManagerError('NOT_FOUND', 'UNKNOWN_MODEL', `No download for "${id}"`);
+    if (!entry) throw noDownload(id);
     if (entry.complete) throw new ModelManagerError('INVALID_INPUT', 'ALREADY_INSTALLED', `${entry.name} is already downloaded`);
     const job = this.jobs.get(id);
     if (job?.controller) return structuredClone(job.view);
@@ -258,7 +258,7 @@ export class DownloadJobs {
   async cancel(id: string): Promise<DownloadJob> {
     const entry = await this.registry.get(id);
     const job = this.jobs.get(id) ?? (entry && !entry.complete ? { view: newJobView(id, entry.name, []), controller: null, stopping: null, done: null } : null);
-    if (!job) throw new ModelManagerError('NOT_FOUND', 'NO_DOWNLOAD', `No download for "${id}"`);
+    if (!job) throw noDownload(id);
     if (job.view.state === 'done') throw new ModelManagerError('INVALID_INPUT', 'ALREADY_INSTALLED', `${job.view.name} is already downloaded: delete it instead`);
     job.stopping = 'cancel';
     job.controller?.abort();
@@ -287,4 +287,9 @@ export class DownloadJobs {
   async idle(): Promise<void> {
     await Promise.all([...this.jobs.values()].map((j) => j.done));
   }
+}
+
+/** Pause, resume and cancel of an id with no download say so in one way. */
+function noDownload(id: string): ModelManagerError {
+  return new ModelManagerError('NOT_FOUND', 'NO_DOWNLOAD', `No download for "${id}"`);
 }

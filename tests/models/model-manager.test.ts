@@ -140,6 +140,10 @@ describe('model manager: downloads', () => {
     expect(cancelled.state).toBe('cancelled');
     expect(existsSync(m.registry.dirOf(second.id))).toBe(false);
     expect((await m.list()).map((x) => x.id)).toEqual([started.id]);
+    // An id with no download: pause, resume and cancel each say so the same way.
+    for (const call of [m.pause, m.resume, m.cancel]) {
+      await expect(call.call(m, 'model-00000000')).rejects.toMatchObject({ code: 'NOT_FOUND', reason: 'NO_DOWNLOAD' });
+    }
   });
 
   it('an app restart finds the unfinished download and resumes it', async () => {
