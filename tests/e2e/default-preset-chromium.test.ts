@@ -110,7 +110,26 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('default preset for ne
     await appSettings().getByRole('button', { name: 'Save name' }).click();
     await expect.poll(() => appSettings().getByLabel('Default preset for new chats').locator('option:checked').textContent(), SLOW).toBe('Colours only (yours)');
 
+    // Opened the moment the app starts, while the presets are still on their way (held back here),
+    // Chat settings of a new chat waits for them instead of showing empty fields.
+    let release = (): void => {};
+    const held = new Promise<void>((r) => (release = r));
+    await page.route('**/rpc/presets.getDefault', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.reload();
+    await page.getByRole('button', { name: 'Chat settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Loading presets' }).waitFor(SLOW);
+    expect(await panel().count()).toBe(0);
+    release();
+    await panel().waitFor(SLOW);
+    expect(await panel().getByLabel('System prompt').inputValue()).toBe(PROMPT);
+    await page.unroute('**/rpc/presets.getDefault');
+    await closeChatSettings();
+
     // Deleted: no default, no error, and the next new chat has no system prompt.
+    await openAppSettings();
     await appSettings().getByRole('button', { name: 'Delete preset Colours only' }).click();
     await expect.poll(() => appSettings().getByLabel('Default preset for new chats').inputValue(), SLOW).toBe('');
     expect(await appSettings().getByRole('alert').count()).toBe(0);

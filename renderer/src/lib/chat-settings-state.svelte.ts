@@ -11,6 +11,8 @@ export class ChatSettingsState extends CallState {
   /** The preset new chats start from (the backend applies it; the panel shows it for a chat not yet saved). */
   defaultId = $state<string | null>(null);
   readonly defaultPreset = $derived(this.presets.find((p) => p.id === this.defaultId) ?? null);
+  /** Until the first answer, a new chat's settings would show empty instead of the default preset. */
+  presetsLoaded = $state(false);
 
   constructor(
     private readonly client: ContractClient,
@@ -27,6 +29,7 @@ export class ChatSettingsState extends CallState {
     const d = this.unwrap(chosen);
     if (presets) this.presets = presets;
     if (d) this.defaultId = d.preset?.id ?? null;
+    this.presetsLoaded = true;
   }
 
   /** null: new chats start with no preset. Returns whether it was saved. */
