@@ -45,6 +45,25 @@ export function sniffFormat(b: Uint8Array): ImageFormat | null {
   return null;
 }
 
+const HEIC_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'];
+
+/**
+ * Image formats people have that we do not take, by their signature: their refusal names the
+ * format and the way out (an iPhone's photos are HEIC unless the camera is set to JPEG).
+ */
+function foreignImage(b: Uint8Array): string | null {
+  if (ascii(b, 0, 4) === 'II*\0' || ascii(b, 0, 4) === 'MM\0*') return 'This TIFF image is not a supported image. Save it as PNG or JPEG first.';
+  if (b.length < 16 || ascii(b, 4, 4) !== 'ftyp') return null;
+  const size = Math.min(b.length, new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0));
+  const brands = [ascii(b, 8, 4)];
+  for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(b, at, 4));
+  if (brands.some((x) => x === 'avif' || x === 'avis')) return 'This AVIF image is not a supported image. Save it as PNG or JPEG first.';
+  if (brands.some((x) => HEIC_BRANDS.includes(x))) {
+    return 'This HEIC photo is not a supported image. Save it as JPEG first (on an iPhone, Settings → Camera → Formats → Most Compatible takes JPEG photos).';
+  }
+  return null;
+}
+
 /** Throws AppErrorException with IMAGE_INVALID or IMAGE_TOO_LARGE. */
 export function inspectImage(bytes: Uint8Array): ImageFacts {
   if (bytes.length === 0) throw invalid('The image is empty (0 bytes).');
@@ -55,7 +74,7 @@ export function inspectImage(bytes: Uint8Array): ImageFacts {
     });
   }
   const format = sniffFormat(bytes);
-  if (!format) throw invalid('This file is not a supported image. Use PNG, JPEG, GIF, WebP or BMP.');
+  if (!format) throw invalid(foreignImage(bytes) ?? 'This file is not a supported image. Use PNG, JPEG, GIF, WebP or BMP.');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { width, height } = READERS[format](bytes, view);
   if (!(width > 0 && height > 0)) throw invalid(`The ${FORMATS[format].label} image has no pixels (${width}×${height}).`);

@@ -49,6 +49,25 @@ describe('inspectImage', () => {
     expect(e.message).toMatch(/not a supported image/);
   });
 
+  it('names HEIC, AVIF and TIFF files and says how to get a JPEG, instead of "not an image"', () => {
+    // The first bytes of each as cameras and phones write them: an ISO-BMFF ftyp box, or the TIFF byte order mark.
+    const ftyp = (major: string, ...compatible: string[]): Buffer => {
+      const box = Buffer.alloc(16 + 4 * compatible.length + 64);
+      box.writeUInt32BE(16 + 4 * compatible.length, 0);
+      box.write(`ftyp${major}`, 4, 'latin1');
+      compatible.forEach((c, i) => box.write(c, 16 + 4 * i, 'latin1'));
+      return box;
+    };
+    const message = (b: Buffer): string => errorOf(() => inspectImage(b)).message;
+    expect(message(ftyp('heic', 'mif1', 'heic'))).toMatch(/^This HEIC photo is not a supported image\. Save it as JPEG first \(on an iPhone/);
+    expect(message(ftyp('mif1', 'mif1', 'heic'))).toMatch(/^This HEIC photo/);
+    expect(message(ftyp('avif', 'mif1', 'miaf'))).toMatch(/^This AVIF image/);
+    expect(message(ftyp('mif1', 'avif', 'mif1'))).toMatch(/^This AVIF image/);
+    expect(message(ftyp('isom', 'mp41'))).toBe('This file is not a supported image. Use PNG, JPEG, GIF, WebP or BMP.'); // a video is no photo
+    expect(message(Buffer.from('II*\0\x08\0\0\0', 'latin1'))).toMatch(/^This TIFF image/);
+    expect(message(Buffer.from('MM\0*\0\0\0\x08', 'latin1'))).toMatch(/^This TIFF image/);
+  });
+
   it('refuses a PNG cut anywhere before IEND, saying so', () => {
     const png = makePng();
     const e = errorOf(() => inspectImage(png.subarray(0, png.length - 12)));
