@@ -295,7 +295,7 @@ async function main(): Promise<void> {
     // Chat history at 10,000 conversations / 200,000 messages (~1 min of seeding).
     store: () => storeBench(smoke ? { conversations: 50, messages: 1_000, longConversation: 200, rounds: 1 } : {}),
     renderer: () => rendererStreamBench({ rendererDir, ...(smoke ? { tokens: 200 } : {}) }),
-    grid: () => catalogGridBench({ rendererDir, ...(smoke ? { items: 100 } : {}) }),
+    grid: () => catalogGridBench({ rendererDir, ...(smoke ? { items: 100, slowDistance: 3000 } : {}) }),
     download: () => downloadBench({ dir: path.join(cache, 'download'), ...(smoke ? { sizeBytes: 8 * 1024 * 1024, runs: 1 } : {}) }),
   };
   if (values.only) {
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_API !== '0') console.log(`\n${await apiBench({ ...scenarios[0]!, label: `${scenarios[0]!.label}, 336 px photo as a data: URL`, image: image336, maxTokens: Math.min(scenarios[0]!.maxTokens, 512), cpuOnly, ...(smoke ? { concurrentClients: 2 } : {}), workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   // Catalog jobs vs the same prompts on the binding, on the 336 px model (BENCH_CATALOG=0 skips).
   const catalogScenario = scenarios.find((s) => s.image === image336) ?? scenarios[0]!;
-  if (process.env.BENCH_CATALOG !== '0') console.log(`\n${await catalogBench({ label: catalogScenario.label, pair: catalogScenario.pair, nCtx: catalogScenario.nCtx, items: smoke ? 2 : 12, ...(smoke ? { fields: ['altText' as const] } : {}), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
+  if (process.env.BENCH_CATALOG !== '0') console.log(`\n${await catalogBench({ label: catalogScenario.label, pair: catalogScenario.pair, nCtx: catalogScenario.nCtx, items: smoke ? 2 : 12, ...(smoke ? { fields: ['altText' as const], parallel: [2] } : {}), cpuOnly, workerEntry: path.join(ROOT, 'dist', 'engine', 'engine-worker.cjs'), nThreads: THREADS })}`);
   if (process.env.BENCH_DOWNLOAD !== '0') console.log(`\n${await standalone.download!()}`);
   if (process.env.BENCH_CONVERT) console.log(`\n${await convertBench({ dir: path.join(cache, 'convert'), cli: path.join(ROOT, 'dist', 'cli', 'firellava.cjs') })}`);
 }

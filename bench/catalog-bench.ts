@@ -1,6 +1,7 @@
 // Catalog throughput: items/minute through a catalog job (import done, then queue → engine host →
 // worker → JSON check → SQLite) against the same prompts with the same JSON schema run directly on
-// the binding in this process, one after another. Also the per-item overhead outside the engine.
+// the binding in this process, one after another. Also the per-item overhead outside the engine,
+// and the job again with 2 and 4 items side by side on the engine's parallel slots.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,8 @@ export interface CatalogBenchOptions {
   nThreads?: number;
   /** Fields to write; default title, short description, tags and alt text (smoke: alt text). */
   fields?: CatalogField[];
+  /** Items side by side for the extra rows (the engine gets one slot more than the most). */
+  parallel?: number[];
 }
 
 /** Greedy and seeded on both sides, so both write the same answers. */
@@ -39,7 +42,9 @@ export async function catalogBench(o: CatalogBenchOptions): Promise<string> {
   // Shop fields that fit the bench model's 2,048-token context at their longest.
   const fields = o.fields ?? ['title', 'shortDescription', 'tags', 'altText'];
   const template = findTemplate({ ...findTemplate('custom'), name: 'Bench', fields });
-  const engine = createLocalEngine({ workerEntry: o.workerEntry, nCtx: o.nCtx, cpuOnly: o.cpuOnly, nThreads: o.nThreads ?? 0 });
+  const parallel = o.parallel ?? [2, 4];
+  // One slot more than the most items side by side: a job leaves one free for a chat (catalogWorkers).
+  const engine = createLocalEngine({ workerEntry: o.workerEntry, nCtx: o.nCtx, cpuOnly: o.cpuOnly, nThreads: o.nThreads ?? 0, slots: Math.max(1, ...parallel) + 1 });
   const history = HistoryStore.open(path.join(tmp, 'history.sqlite'));
   try {
     const loaded = await engine.load(o.pair);
@@ -55,13 +60,19 @@ export async function catalogBench(o: CatalogBenchOptions): Promise<string> {
     const items = await service.importFiles(files, null);
 
     // Job first: a warm engine on both sides (the direct side loads once, outside the timing).
-    const t0 = performance.now();
-    const { job } = service.create({ name: 'bench', template, items });
-    await service.whenIdle(job.id);
-    const jobMs = performance.now() - t0;
-    const done = service.store.items(job.id).filter((i) => i.status === 'done');
-    if (done.length !== o.items) throw new Error(`catalog bench: ${o.items - done.length} items failed`);
+    const runJob = async (concurrency: number): Promise<number> => {
+      const t0 = performance.now();
+      const { job } = service.create({ name: `bench ×${concurrency}`, template, items, concurrency });
+      await service.whenIdle(job.id);
+      const ms = performance.now() - t0;
+      const done = service.store.items(job.id).filter((i) => i.status === 'done');
+      if (done.length !== o.items) throw new Error(`catalog bench: ${o.items - done.length} items failed at ${concurrency} side by side`);
+      return ms;
+    };
+    const jobMs = await runJob(1);
     const { generations, itemMs, engineMs } = service.stats;
+    const sideBySide: [number, number][] = [];
+    for (const k of parallel) sideBySide.push([k, await runJob(k)]);
     await engine.dispose();
 
     const ctx = await binding.loadModel({ model: o.pair.model, n_ctx: o.nCtx, n_gpu_layers: o.cpuOnly ? 0 : 99, n_parallel: 1, ctx_shift: false, ...(o.nThreads ? { n_threads: o.nThreads } : {}) });
@@ -101,6 +112,7 @@ export async function catalogBench(o: CatalogBenchOptions): Promise<string> {
       `  binding directly, same prompts and schema   ${f(directRate).padStart(8)} items/min   ${o.items} generations`,
       `  job / direct                                 ${f(jobRate / directRate, 2).padStart(8)}×  (target ≥ 0.95)`,
       `  per-item overhead outside the engine (DB, attachment path, JSON validation)  ${f((itemMs - engineMs) / Math.max(1, generations), 2)} ms`,
+      ...sideBySide.map(([k, ms]) => `  job, ${k} items side by side (${Math.max(...parallel) + 1} slots)${' '.repeat(Math.max(0, 14 - String(k).length))}${f(perMin(o.items, ms)).padStart(8)} items/min   ${f(jobMs / ms, 2)}× one at a time`),
     ].join('\n');
   } finally {
     history.close();

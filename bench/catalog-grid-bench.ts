@@ -17,6 +17,9 @@ export interface CatalogGridBenchOptions {
   items?: number;
   /** Scroll speed of the wheel gesture, px/s. */
   pxPerSecond?: number;
+  /** A second, slower gesture over part of the grid: below the speed at which rows enter as placeholders. */
+  slowPxPerSecond?: number;
+  slowDistance?: number;
   chromium?: string;
 }
 
@@ -104,17 +107,18 @@ async function serveThumbnails(page: Playwright.Page): Promise<{ served: () => n
   return { served: () => served };
 }
 
-/** Scrolls the element under `box` from top to bottom with the browser's own wheel gesture (steady speed, not paced by round trips to this process). */
-async function scrollThrough(page: Playwright.Page, selector: string, speed: number): Promise<{ frames: number[]; mainThread: string; wallMs: number; distance: number }> {
+/** Scrolls the element under `box` down (to the bottom, or `limit` px) with the browser's own wheel gesture (steady speed, not paced by round trips to this process). */
+async function scrollThrough(page: Playwright.Page, selector: string, speed: number, limit = Infinity): Promise<{ frames: number[]; mainThread: string; wallMs: number; distance: number }> {
   const el = page.locator(selector);
   const box = (await el.boundingBox())!;
-  const distance = await el.evaluate((e) => e.scrollHeight - e.clientHeight);
+  const from = await el.evaluate((e) => e.scrollTop);
+  const distance = Math.min(limit, (await el.evaluate((e) => e.scrollHeight - e.clientHeight)) - from);
   const stopFrames = await recordFrames(page);
   const mainThread = await measureMainThread(page);
   const started = Date.now();
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Input.synthesizeScrollGesture', { x: box.x + box.width / 2, y: box.y + box.height / 2, yDistance: -distance, speed, gestureSourceType: 'mouse' });
-  await el.evaluate((e, d) => new Promise<void>((resolve) => (function check() { return e.scrollTop >= d - 1 ? resolve() : requestAnimationFrame(check); })()), distance);
+  await el.evaluate((e, d) => new Promise<void>((resolve) => (function check() { return e.scrollTop >= d - 1 ? resolve() : requestAnimationFrame(check); })()), from + distance);
   const wallMs = Date.now() - started;
   const spent = await mainThread();
   const frames = await stopFrames();
@@ -125,6 +129,8 @@ async function scrollThrough(page: Playwright.Page, selector: string, speed: num
 export async function catalogGridBench(options: CatalogGridBenchOptions): Promise<string> {
   const count = options.items ?? 2000;
   const speed = options.pxPerSecond ?? 4000;
+  const slow = options.slowPxPerSecond ?? 1000;
+  const slowDistance = options.slowDistance ?? 20_000;
   const template = BUILTIN_TEMPLATES.find((t) => t.id === 'shopify')!;
   const now = Date.now();
   const script: GridScript = {
@@ -155,15 +161,21 @@ export async function catalogGridBench(options: CatalogGridBenchOptions): Promis
     await page.evaluate(() => document.getElementById('bench-empty')!.remove());
     await page.waitForTimeout(500); // the first screen's thumbnails, so the scroll starts from a settled page
 
+    // Slow first, from the top: every row entering is filled with its copy and thumbnail as it comes.
+    const slowRun = await scrollThrough(page, '[role=grid]', slow, slowDistance);
+    const slowThumbs = thumbs.served();
+    await grid.evaluate((g) => (g.scrollTop = 0));
+    await page.waitForTimeout(500);
     const run = await scrollThrough(page, '[role=grid]', speed);
     const rows = await grid.getByRole('row').count();
     await grid.getByText(`product-${String(count - 1).padStart(5, '0')}.jpg`).waitFor();
     return [
-      `Review grid: ${count.toLocaleString('en')} catalog rows (Shopify fields, thumbnails) scrolled top to bottom by a mouse-wheel gesture at ${speed.toLocaleString('en')} px/s (headless Chromium, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}): ${(run.distance / 1000).toFixed(0)}k px in ${(run.wallMs / 1000).toFixed(1)} s, ${thumbs.served()} thumbnails fetched, ${rows} rows in the DOM at the end.`,
+      `Review grid: ${count.toLocaleString('en')} catalog rows (Shopify fields, thumbnails) scrolled top to bottom by a mouse-wheel gesture at ${speed.toLocaleString('en')} px/s (headless Chromium, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}): ${(run.distance / 1000).toFixed(0)}k px in ${(run.wallMs / 1000).toFixed(1)} s, ${thumbs.served() - slowThumbs} thumbnails fetched, ${rows} rows in the DOM at the end. Slow row: the first ${(slowRun.distance / 1000).toFixed(0)}k px at ${slow.toLocaleString('en')} px/s (below the placeholder speed), ${slowThumbs} thumbnails fetched.`,
       '',
       frameTable(
         [
-          { label: 'review grid', ...run },
+          { label: `review grid, ${speed.toLocaleString('en')} px/s`, ...run },
+          { label: `review grid, ${slow.toLocaleString('en')} px/s (rows filled as they enter)`, ...slowRun },
           { label: 'empty scroller, same size (this machine now)', ...floor },
         ],
         'scrolled',

@@ -22,6 +22,9 @@ it('runs every bench section once and prints each table', { timeout: 540_000 }, 
     const tables = run.stdout.split('\n').filter((l) => /^(FireLLaVA bench|Slots:|Store:|Renderer:|Review grid:|OpenAI-compatible API|Catalog:|Download from)/.test(l));
     expect(tables.map((l) => l.split(/[ ,:]/)[0])).toEqual(['FireLLaVA', 'Slots', 'Store', 'Renderer', 'Review', 'OpenAI-compatible', 'Catalog', 'Download']);
     expect(run.stdout).not.toMatch(/skipped: no Chromium/);
+    // The rows a reader compares: the grid's slow scroll, the catalog job with items side by side.
+    expect(run.stdout).toMatch(/review grid, 1,000 px\/s \(rows filled as they enter\)/);
+    expect(run.stdout).toMatch(/job, 2 items side by side \(3 slots\) +\d+\.\d items\/min/);
   } finally {
     await rm(cache, { recursive: true, force: true });
   }
