@@ -17,6 +17,7 @@ import type {
 import { AppErrorException, toAppError } from '../shared/errors';
 import type { GeneratePhase } from '../shared/types';
 import { CatalogStore, MAX_ATTEMPTS, STOPPED_TWICE, type NewItem, type StoredJob } from './catalog-store';
+import { SoloGate } from './solo-gate';
 import { notesFor, type NotesByFile } from './catalog-notes';
 import { CATALOG_PARAMS, charCount, checkOutput, LIST_COUNT, limitOf, maxTokensFor, responseFormatFor, turnFor } from './catalog-templates';
 
@@ -55,6 +56,7 @@ interface Runner {
   phases: Map<number, { fileName: string; phase: CatalogProgress['running'][number]['phase'] }>;
   done: Promise<void>;
   notice: string | null;
+  gate: SoloGate;
 }
 
 export class CatalogService {
@@ -167,7 +169,7 @@ export class CatalogService {
     const job = this.store.job(jobId);
     if (!this.runners.has(jobId)) {
       this.store.setState(jobId, 'running');
-      const runner: Runner = { jobId, stop: new AbortController(), startedAt: performance.now(), finishedHere: 0, phases: new Map(), done: Promise.resolve(), notice: null };
+      const runner: Runner = { jobId, stop: new AbortController(), startedAt: performance.now(), finishedHere: 0, phases: new Map(), done: Promise.resolve(), notice: null, gate: new SoloGate() };
       this.runners.set(jobId, runner);
       runner.done = this.run(runner, catalogWorkers(this.engine, job.concurrency)).finally(() => {
         this.runners.delete(jobId);
@@ -302,7 +304,7 @@ export class CatalogService {
       runner?.phases.delete(item.id);
       // A stopped regeneration keeps the row it had.
       const r = before.status === 'done' || before.status === 'error' ? { status: before.status, values: before.values, flags: before.flags, error: before.error } : { status: 'pending' as const };
-      this.emitItem(this.store.finishItem(item.id, r));
+      this.emitItem(this.store.finishItem(item.id, { ...r, attempts: before.attempts }));
     };
 
     let file: string;
@@ -311,10 +313,14 @@ export class CatalogService {
     } catch (err) {
       return finish({ status: 'error', error: `The stored image is gone (${toAppError(err).message})` });
     }
-    let crashes = 0;
+    // A queued item that has attempts was in flight when the process died (a stopped one gives its
+    // attempt back): those count, and it runs alone, like a retry after a worker crash (SoloGate).
+    let crashes = before.status === 'pending' ? before.attempts : 0;
+    let solo = crashes > 0;
     let redos = 0;
     let best: { values: typeof item.values; violations: string[] } | null = null;
     for (;;) {
+      const release = runner ? await runner.gate.enter(solo) : () => undefined;
       const t0 = performance.now();
       const last = await this.engine.generate(
         {
@@ -330,7 +336,7 @@ export class CatalogService {
           else if (e.type === 'delta') setPhaseOnce();
         },
         signal,
-      );
+      ).finally(release);
       this.stats.engineMs += performance.now() - t0;
       this.stats.generations++;
       // A stopped generation can end 'done' with half an answer: it goes back to the queue either way.
@@ -349,9 +355,10 @@ export class CatalogService {
           if (!runner) throw new AppErrorException(last.error);
           return 'no-model';
         }
-        // A dead engine worker fails only this item: once more, then an error row.
+        // A dead engine worker fails only this item: once more, alone, then an error row.
         if (last.error.code === 'ENGINE_CRASHED') {
           if (++crashes >= MAX_ATTEMPTS) return finish({ status: 'error', error: STOPPED_TWICE, values: before.values });
+          solo = true;
           running = this.store.markRunning(item.id);
           this.emitItem(running);
           continue;

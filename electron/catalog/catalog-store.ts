@@ -95,8 +95,9 @@ export class CatalogStore {
     this.statements = {
       item: db.prepare('SELECT * FROM catalog_items WHERE id = ?'),
       items: db.prepare('SELECT * FROM catalog_items WHERE job_id = ? ORDER BY position'),
-      start: db.prepare("UPDATE catalog_items SET status = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN ('pending', 'running', 'done', 'error')"),
-      finish: db.prepare('UPDATE catalog_items SET status = ?, fields = ?, flags = ?, error = ?, ms = ?, approved = 0, updated_at = ? WHERE id = ?'),
+      // A finished row written again counts its generations from 1: a regeneration has its own retry.
+      start: db.prepare("UPDATE catalog_items SET status = 'running', attempts = CASE WHEN status IN ('done', 'error') THEN 1 ELSE attempts + 1 END, updated_at = ? WHERE id = ? AND status IN ('pending', 'running', 'done', 'error')"),
+      finish: db.prepare('UPDATE catalog_items SET status = ?, fields = ?, flags = ?, error = ?, ms = ?, attempts = coalesce(?, attempts), approved = 0, updated_at = ? WHERE id = ?'),
       counts: db.prepare('SELECT status, count(*) AS n FROM catalog_items WHERE job_id = ? GROUP BY status'),
       nextPending: db.prepare("SELECT * FROM catalog_items WHERE job_id = ? AND status = 'pending' ORDER BY position LIMIT ?"),
     };
@@ -176,7 +177,8 @@ export class CatalogStore {
     return this.item(itemId);
   }
 
-  finishItem(itemId: number, r: { status: 'done' | 'error' | 'pending'; values?: CatalogValues; flags?: string[]; error?: string | null; ms?: number | null }): CatalogItemView {
+  /** `attempts` puts the count back (a stopped generation is not an attempt). */
+  finishItem(itemId: number, r: { status: 'done' | 'error' | 'pending'; values?: CatalogValues; flags?: string[]; error?: string | null; ms?: number | null; attempts?: number }): CatalogItemView {
     const before = this.item(itemId);
     this.statements.finish.run(
       r.status,
@@ -184,6 +186,7 @@ export class CatalogStore {
       JSON.stringify(r.flags ?? []),
       r.error ?? null,
       r.ms ?? before.ms,
+      r.attempts ?? null,
       this.now(),
       itemId,
     );

@@ -92,7 +92,8 @@ describe('catalog calls', () => {
     const again = await call<CatalogItemView>(backend, 'catalog.regenerate', { itemId: lamp!.id, field: 'altText' });
     expect(again.values.title).toBe(lamp!.values.title);
     expect(again.values.altText).toBeTruthy();
-    expect(again.attempts).toBe(2);
+    // A regeneration counts its own generations (a crash in it still gets one retry).
+    expect(again.attempts).toBe(1);
 
     await call(backend, 'catalog.approve', { itemIds: [mug!.id] });
     const approved = await call<CatalogExport>(backend, 'catalog.export', { jobId: job.id, format: 'csv', approvedOnly: true });

@@ -55,7 +55,7 @@ export interface CatalogItemView {
   flags: string[];
   error: string | null;
   approved: boolean;
-  /** Generations started for this item (a crash mid-item shows as 2). */
+  /** Generations started for this writing of the row (a crash mid-item shows as 2; a regeneration starts again at 1). */
   attempts: number;
   ms: number | null;
   updatedAt: number;
