@@ -219,7 +219,12 @@ export class CatalogStore {
       this.db
         .prepare(`UPDATE catalog_items SET status = 'error', error = ?, updated_at = ? WHERE status = 'running' AND attempts >= ${MAX_ATTEMPTS}`)
         .run(STOPPED_TWICE, this.now());
-      return this.db.prepare("UPDATE catalog_items SET status = 'pending' WHERE status = 'running'").run().changes;
+      const requeued = this.db.prepare("UPDATE catalog_items SET status = 'pending' WHERE status = 'running'").run().changes;
+      // A regeneration cut short in a finished job: the job runs again, so the row gets written.
+      this.db
+        .prepare("UPDATE catalog_jobs SET state = 'running', updated_at = ? WHERE state = 'done' AND id IN (SELECT job_id FROM catalog_items WHERE status = 'pending')")
+        .run(this.now());
+      return requeued;
     })();
   }
 

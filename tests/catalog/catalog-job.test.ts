@@ -226,6 +226,24 @@ describe('catalog jobs on the real engine', () => {
     expect(third.store.item(other!.id).status).toBe('pending');
   });
 
+  it('a regeneration cut short by the death of the process is finished at the next start', async () => {
+    const first = service();
+    const { job } = first.create({ name: 'regen died', template: SMALL, items: await photos(first, 2, 8) });
+    await first.whenIdle(job.id);
+    expect(first.view(job.id).state).toBe('done');
+    const [row] = first.store.items(job.id);
+    // The regeneration had started (marked before the engine is asked) when the process died.
+    expect(first.store.markRunning(row!.id).attempts).toBe(1);
+
+    const next = service();
+    expect(next.view(job.id).state).toBe('running');
+    next.resumeUnfinished();
+    await next.whenIdle(job.id);
+    expect(next.view(job.id).state).toBe('done');
+    expect(next.store.item(row!.id)).toMatchObject({ status: 'done', attempts: 2 });
+    expect(next.store.item(row!.id).values.title).toBeTruthy();
+  }, 60_000);
+
   it('a killed engine worker fails only its item: retried once, then an error row; the job goes on', async () => {
     let store: CatalogStore | null = null;
     const kills = new Map<string, number>();
