@@ -54,7 +54,8 @@ const HEIC_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'ms
 function foreignImage(b: Uint8Array): string | null {
   if (ascii(b, 0, 4) === 'II*\0' || ascii(b, 0, 4) === 'MM\0*') return 'This TIFF image is not a supported image. Save it as PNG or JPEG first.';
   if (b.length < 16 || ascii(b, 4, 4) !== 'ftyp') return null;
-  const size = Math.min(b.length, new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0));
+  // Real ftyp boxes list a handful of brands; a hostile size must not make this a long loop.
+  const size = Math.min(b.length, 256, new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0));
   const brands = [ascii(b, 8, 4)];
   for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(b, at, 4));
   if (brands.some((x) => x === 'avif' || x === 'avis')) return 'This AVIF image is not a supported image. Save it as PNG or JPEG first.';

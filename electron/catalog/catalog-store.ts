@@ -221,9 +221,11 @@ export class CatalogStore {
         .run(STOPPED_TWICE, this.now());
       const requeued = this.db.prepare("UPDATE catalog_items SET status = 'pending' WHERE status = 'running'").run().changes;
       // A regeneration cut short in a finished job: the job runs again, so the row gets written.
-      this.db
-        .prepare("UPDATE catalog_jobs SET state = 'running', updated_at = ? WHERE state = 'done' AND id IN (SELECT job_id FROM catalog_items WHERE status = 'pending')")
-        .run(this.now());
+      if (requeued > 0) {
+        this.db
+          .prepare("UPDATE catalog_jobs SET state = 'running', updated_at = ? WHERE state = 'done' AND id IN (SELECT job_id FROM catalog_items WHERE status = 'pending')")
+          .run(this.now());
+      }
       return requeued;
     })();
   }

@@ -64,6 +64,12 @@ describe('inspectImage', () => {
     expect(message(ftyp('avif', 'mif1', 'miaf'))).toMatch(/^This AVIF image/);
     expect(message(ftyp('mif1', 'avif', 'mif1'))).toMatch(/^This AVIF image/);
     expect(message(ftyp('isom', 'mp41'))).toBe('This file is not a supported image. Use PNG, JPEG, GIF, WebP or BMP.'); // a video is no photo
+    // A box claiming 4 GB: only its first brands are read (a brand deep inside is not looked for).
+    const huge = Buffer.alloc(32 * 1024 * 1024, 'isom');
+    huge.writeUInt32BE(0xffffffff, 0);
+    huge.write('ftypisom', 4, 'latin1');
+    huge.write('heic', 4000, 'latin1');
+    expect(message(huge)).toBe('This file is not a supported image. Use PNG, JPEG, GIF, WebP or BMP.');
     expect(message(Buffer.from('II*\0\x08\0\0\0', 'latin1'))).toMatch(/^This TIFF image/);
     expect(message(Buffer.from('MM\0*\0\0\0\x08', 'latin1'))).toMatch(/^This TIFF image/);
   });

@@ -17,7 +17,7 @@ import type { LocalEngine } from '../../electron/engine/engine-host';
 import type { CatalogJobView, CatalogTemplate } from '../../electron/shared/contracts/catalog';
 import { HistoryStore } from '../../electron/store/history-store';
 import { writeLongContextPair } from '../api/api-helpers';
-import { startEngine } from '../helpers/engine';
+import { startEngine, wrapGenerate } from '../helpers/engine';
 import { makePng } from '../helpers/test-images';
 import { BROKEN, codePoints, parseCsvWithPython, records, TRICKY, writeNotesCsv, writePhotoFolder } from './catalog-helpers';
 
@@ -30,19 +30,14 @@ describe('catalog jobs on the real engine', () => {
   let attachments: AttachmentStore;
 
   /** The real engine behind a hook on each request and its events. */
-  const tapped = (tap: (req: GenerateRequest, event: { type: string; phase?: string }) => void, edit?: (req: GenerateRequest) => GenerateRequest): Engine => ({
-    status: () => engine.status(),
-    onStatus: (l) => engine.onStatus(l),
-    load: (p) => engine.load(p),
-    dispose: async () => undefined,
-    generate: (req, onEvent, signal) => {
+  const tapped = (tap: (req: GenerateRequest, event: { type: string; phase?: string }) => void, edit?: (req: GenerateRequest) => GenerateRequest): Engine =>
+    wrapGenerate(engine, (req, onEvent, signal) => {
       const r = edit ? edit(req) : req;
       return engine.generate(r, (e) => {
         tap(r, e);
         onEvent(e);
       }, signal);
-    },
-  });
+    });
   const service = (e: Engine = engine): CatalogService => new CatalogService({ store: new CatalogStore(history.db), engine: e, attachments, params: { seed: 3 } });
   const photos = async (svc: CatalogService, n: number, seed: number): ReturnType<CatalogService['importFiles']> =>
     Promise.all(Array.from({ length: n }, (_, i) => svc.importBytes(`item-${seed}-${i}.png`, makePng(28, 28, seed * 31 + i), {})));

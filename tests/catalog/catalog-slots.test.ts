@@ -14,7 +14,7 @@ import type { CatalogTemplate } from '../../electron/shared/contracts/catalog';
 import type { LocalEngine } from '../../electron/engine/engine-host';
 import { HistoryStore } from '../../electron/store/history-store';
 import { writeLongContextPair } from '../api/api-helpers';
-import { startEngine } from '../helpers/engine';
+import { startEngine, wrapGenerate } from '../helpers/engine';
 import { makePng } from '../helpers/test-images';
 
 let tmp: string;
@@ -39,22 +39,16 @@ interface Span {
 
 /** The real engine, with each generation's time span and a hook on its events. */
 function spanned(spans: Span[], tap: (req: GenerateRequest, e: { type: string; phase?: string }) => void = () => undefined): Engine {
-  return {
-    status: () => engine.status(),
-    onStatus: (l) => engine.onStatus(l),
-    load: (p) => engine.load(p),
-    dispose: async () => undefined,
-    generate: async (req, onEvent, signal) => {
-      const span = { itemId: Number(req.conversationId.split('-').pop()), start: performance.now(), end: Infinity };
-      spans.push(span);
-      const done = await engine.generate(req, (e) => {
-        tap(req, e);
-        onEvent(e);
-      }, signal);
-      span.end = performance.now();
-      return done;
-    },
-  };
+  return wrapGenerate(engine, async (req, onEvent, signal) => {
+    const span = { itemId: Number(req.conversationId.split('-').pop()), start: performance.now(), end: Infinity };
+    spans.push(span);
+    const done = await engine.generate(req, (e) => {
+      tap(req, e);
+      onEvent(e);
+    }, signal);
+    span.end = performance.now();
+    return done;
+  });
 }
 const overlaps = (a: Span, spans: Span[]): boolean => spans.some((b) => b !== a && b.start < a.end && a.start < b.end);
 // A long field: a kill at the first token lands long before the answer could end.
@@ -68,20 +62,8 @@ afterAll(async () => {
 
 it('runs two items at once on 3 slots, with the rows of a one-by-one run', async () => {
   expect(catalogWorkers(engine, 0)).toBe(2);
-  const spans: { start: number; end: number }[] = [];
-  const timed: Engine = {
-    status: () => engine.status(),
-    onStatus: (l) => engine.onStatus(l),
-    load: (p) => engine.load(p),
-    dispose: async () => undefined,
-    generate: async (req, onEvent, signal) => {
-      const span = { start: performance.now(), end: 0 };
-      spans.push(span);
-      const done = await engine.generate(req, onEvent, signal);
-      span.end = performance.now();
-      return done;
-    },
-  };
+  const spans: Span[] = [];
+  const timed = spanned(spans);
   const svc = new CatalogService({ store: new CatalogStore(history.db), engine: timed, attachments, params: { seed: 3, topK: 1 } });
   const photos = await Promise.all(Array.from({ length: 4 }, (_, i) => svc.importBytes(`p-${i}.png`, makePng(28, 28, 70 + i), {})));
   const template = { ...findTemplate('custom'), limits: { title: 24, shortDescription: 40, altText: 30 } };

@@ -1,7 +1,7 @@
 // Starts the real engine (host + worker process running @fugood/llama.node) for tests.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { EngineTurn, GenerateRequest } from '../../electron/engine/engine';
+import type { Engine, EngineTurn, GenerateRequest } from '../../electron/engine/engine';
 import { createLocalEngine, type LocalEngine, type LocalEngineOptions } from '../../electron/engine/engine-host';
 import { spawnNodeWorker, type SpawnWorker } from '../../electron/engine/worker-process';
 import type { RequestKind } from '../../electron/engine/worker-protocol';
@@ -13,6 +13,11 @@ export const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'engine', 'engine-worke
 export function startEngine(options: Omit<LocalEngineOptions, 'workerEntry'> = {}): LocalEngine {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run "npm run build:node" first (npm test does)`);
   return createLocalEngine({ ...options, workerEntry: WORKER_ENTRY });
+}
+
+/** The real engine with its generate replaced by a wrapper (a tap, a timer); dispose is the test's. */
+export function wrapGenerate(engine: LocalEngine, generate: Engine['generate']): Engine {
+  return { status: () => engine.status(), onStatus: (l) => engine.onStatus(l), load: (p) => engine.load(p), dispose: async () => undefined, generate };
 }
 
 /** Counts model loads in the engine's native log; pass `onLog` to startEngine. */
